@@ -1,0 +1,5 @@
+"""Allows ``python -m ingestd``."""
+
+from ingestd.cli import main
+
+main()

@@ -1,0 +1,258 @@
+"""The ``ingest`` command line (click). Commands are thin: load settings, call one function,
+print. A user's mistake prints one line and exits 2; a runtime failure exits 1."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ingestd import __version__
+from ingestd.config import Settings, load_settings
+from ingestd.errors import IngestdError, UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Context:
+    def __init__(self, config_path: str | None, verbose: bool) -> None:
+        self.config_path = config_path
+        self.verbose = verbose
+
+    def settings(self) -> Settings:
+        return load_settings(self.config_path)
+
+
+def _errors(fn: F) -> F:
+    """Turn ingestd errors into one line on stderr and the documented exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            click.echo(f"ingest: {exc}", err=True)
+            sys.exit(2)
+        except IngestdError as exc:
+            click.echo(f"ingest: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON Lines: one object per line."
+)
+
+
+@click.group(invoke_without_command=True, epilog="Example: ingest --config config/demo.toml --once")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    envvar="INGESTD_CONFIG",
+    help="Configuration file (TOML). Also $INGESTD_CONFIG.",
+)
+@click.option("--once", is_flag=True, help="Poll every due feed once, then exit.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.version_option(__version__, prog_name="ingest")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, once: bool, verbose: bool) -> None:
+    """Poll RSS/Atom feeds, extract articles, and keep one canonical item per story.
+
+    Without a command, runs the daemon (as `ingest run` does).
+    """
+    from ingestd.logs import configure
+
+    configure(verbose)
+    ctx.obj = _Context(config_path, verbose)
+    if ctx.invoked_subcommand is not None:
+        if once:
+            raise click.UsageError("--once runs a pass by itself; do not combine it with a command")
+        return
+    if once:
+        _run_once(ctx.obj)
+    else:
+        _run_daemon(ctx.obj)
+
+
+@_errors
+def _run_once(context: _Context) -> None:
+    from ingestd.runner import run_once
+
+    settings = context.settings()
+    if not settings.feeds:
+        where = settings.source or "the default configuration"
+        raise UserError(f"{where}: no [[feeds]] configured; nothing to poll")
+    summary = run_once(settings)
+    click.echo(summary.line())
+
+
+@_errors
+def _run_daemon(context: _Context) -> None:
+    from ingestd.daemon import run_daemon
+
+    run_daemon(context.settings())
+
+
+@main.command(epilog="Example: ingest --config /etc/ingestd/ingestd.toml run")
+@click.pass_obj
+def run(context: _Context) -> None:
+    """Run the daemon: poll due feeds on schedule until SIGTERM or SIGINT."""
+    _run_daemon(context)
+
+
+@main.group()
+def clusters() -> None:
+    """Inspect clusters of republished copies."""
+
+
+@clusters.command("list", epilog="Example: ingest clusters list --limit 20 --json")
+@json_option
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N clusters.")
+@click.pass_obj
+@_errors
+def clusters_list(context: _Context, as_json: bool, limit: int | None) -> None:
+    """Clusters of two or more items, newest first."""
+    from ingestd import render, views
+
+    found = _read(context, lambda tx: views.list_clusters(tx, limit))
+    if as_json:
+        render.json_lines(found)
+    else:
+        render.clusters_table(found)
+
+
+@clusters.command("show", epilog="Example: ingest clusters show 12")
+@click.argument("cluster_id", type=int)
+@json_option
+@click.pass_obj
+@_errors
+def clusters_show(context: _Context, cluster_id: int, as_json: bool) -> None:
+    """The canonical item of a cluster and every republication, with similarity and reason."""
+    from ingestd import render, views
+
+    found = _read(context, lambda tx: views.show_cluster(tx, cluster_id))
+    if as_json:
+        render.json_lines([found])
+    else:
+        render.cluster_detail(found)
+
+
+@main.group()
+def items() -> None:
+    """Inspect stored items."""
+
+
+@items.command(
+    "list", epilog="Example: ingest items list --feed https://example.com/feed.xml --json"
+)
+@json_option
+@click.option("--feed", "feed_url", metavar="URL", help="Only items of this feed.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N items.")
+@click.pass_obj
+@_errors
+def items_list(context: _Context, as_json: bool, feed_url: str | None, limit: int | None) -> None:
+    """Every stored item, newest first."""
+    from ingestd import render, views
+
+    found = _read(context, lambda tx: views.list_items(tx, feed_url, limit))
+    if as_json:
+        render.json_lines(found)
+    else:
+        render.items_table(found)
+
+
+@main.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command(
+    "upgrade",
+    epilog="Example: INGESTD_DATABASE_URL=postgresql://localhost/ingestd ingest db upgrade",
+)
+@click.pass_obj
+@_errors
+def db_upgrade(context: _Context) -> None:
+    """Apply pending migrations (also done at every start)."""
+    from ingestd.store import Store
+    from ingestd.store.migrations import HEAD
+
+    store = Store.open(context.settings().database_url)
+    store.close()
+    click.echo(f"schema at version {HEAD}")
+
+
+@db.command("status", epilog="Example: ingest db status")
+@click.pass_obj
+@_errors
+def db_status(context: _Context) -> None:
+    """Show the schema version of the database and of this ingestd."""
+    from ingestd.store import Store
+    from ingestd.store.migrations import HEAD
+
+    store = Store.open(context.settings().database_url, migrate=False)
+    try:
+        version = store.schema_version()
+    finally:
+        store.close()
+    state = "up to date" if version == HEAD else f"behind: run `ingest db upgrade` to reach {HEAD}"
+    click.echo(f"schema version {version} ({state})")
+
+
+def _read(context: _Context, fn: Callable[[Any], Any]) -> Any:
+    from ingestd.store import Store
+
+    store = Store.open(context.settings().database_url)
+    try:
+        with store.transaction(write=False) as tx:
+            return fn(tx)
+    finally:
+        store.close()
+
+
+@main.command(
+    "eval",
+    epilog=(
+        "Example: ingest eval --articles ../shared/corpus/real-dev/census.csv "
+        "--labels ../shared/corpus/real-dev/labels-census.json"
+    ),
+)
+@click.option(
+    "--articles",
+    "articles_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="CSV with id, publisher, scrape_time, text (paragraphs joined by ' ### ').",
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help='JSON: {"articles": {id: {"cluster": name}}}.',
+)
+@json_option
+@click.pass_obj
+@_errors
+def eval_command(context: _Context, articles_path: Path, labels_path: Path, as_json: bool) -> None:
+    """Score dedup on a labelled set: pairwise precision, recall, F1, ARI and the wrong pairs."""
+    from ingestd import evaluate, render
+
+    settings = context.settings().dedup
+    articles = evaluate.read_articles(articles_path)
+    gold = evaluate.read_labels(labels_path)
+    predicted = evaluate.predict(articles, settings)
+    scores = evaluate.score(gold, predicted)
+    wrong = evaluate.wrong_pairs(articles, gold, predicted, settings)
+    if as_json:
+        render.json_lines(
+            [{"kind": "scores", **scores.__dict__}] + [{"kind": "pair", **w} for w in wrong]
+        )
+        return
+    render.eval_report(scores.__dict__, wrong)

@@ -1,0 +1,409 @@
+"""Configuration: a TOML file validated into frozen settings.
+
+Every key is checked: an unknown key, a value of the wrong type or range, a missing file or
+malformed TOML raises :class:`~ingestd.errors.ConfigError` with one line naming the file and the
+key. Durations are seconds (int or float) or strings such as ``"90s"``, ``"30m"``, ``"2h"``,
+``"1d"``. ``file:`` feed URLs may be relative to the configuration file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from ingestd.errors import ConfigError
+
+CONFIG_ENV = "INGESTD_CONFIG"
+DATABASE_ENV = "INGESTD_DATABASE_URL"
+STATE_DIR_ENV = "INGESTD_STATE_DIR"
+DATABASE_FILE_NAME = "ingestd.sqlite3"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How pages and feeds are fetched."""
+
+    timeout_s: float = 20.0  # connect and read timeout, each
+    max_bytes: int = 5_000_000  # limit on the decoded body
+    user_agent: str = "ingestd/0.1"
+    proxy: str | None = None  # every request goes through it when set
+    allow_private_networks: bool = False  # fetch loopback/private/link-local addresses
+    max_redirects: int = 5
+    max_concurrency: int = 16  # requests in flight, all hosts together
+    per_host_concurrency: int = 2  # requests in flight to one host
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    """Parameters of duplicate detection (see README, "How dedup decides")."""
+
+    window_days: float = 30.0  # only items published this recently are compared
+    shingle_words: int = 5  # words per shingle
+    num_perm: int = 128  # MinHash permutations
+    bands: int = 32  # LSH bands (num_perm / bands rows each)
+    anchor_every: int = 16  # keep one shingle hash in this many as an excerpt anchor
+    jaccard_threshold: float = 0.5  # estimated Jaccard at or above which texts are copies
+    containment_threshold: float = 0.5  # share of the shorter text found in the longer
+    min_shingles: int = 30  # texts with fewer shingles only match verbatim (body hash)
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """When feeds are polled."""
+
+    default_interval_s: float = 1800.0
+    min_interval_s: float = 300.0
+    max_interval_s: float = 86400.0
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """How article pages are turned into text."""
+
+    fetch_pages: bool = True  # False: use the feed's own content only
+    favor: str = "balanced"  # "precision", "recall" or "balanced" (trafilatura's modes)
+    workers: int = 0  # processes for parsing and extraction; 0 = one per core
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """One configured feed."""
+
+    url: str
+    name: str | None = None
+    interval_s: float | None = None  # None: the schedule's default
+    allow_private_networks: bool | None = None  # None: the [http] setting
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration."""
+
+    database_url: str
+    http: HttpSettings = field(default_factory=HttpSettings)
+    dedup: DedupSettings = field(default_factory=DedupSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    extract: ExtractSettings = field(default_factory=ExtractSettings)
+    feeds: tuple[FeedConfig, ...] = ()
+    source: Path | None = None  # the file read, if any
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_T = TypeVar("_T")
+
+
+def parse_duration_s(value: object) -> float:
+    """Seconds from an int/float of seconds or a string like ``"30m"``; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError('expected a duration such as 1800 or "30m"')
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    else:
+        raise ValueError(f'expected a duration such as 1800 or "30m", got {value!r}')
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return seconds
+
+
+def default_state_dir() -> Path:
+    """``$INGESTD_STATE_DIR``, else systemd's ``$STATE_DIRECTORY``, else XDG data home."""
+    for name in (STATE_DIR_ENV, "STATE_DIRECTORY"):
+        value = os.environ.get(name, "").split(":")[0]
+        if value:
+            return Path(value)
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "ingestd"
+
+
+def default_config_path() -> Path | None:
+    """The configuration file used when none is named, if one exists."""
+    candidates = []
+    if conf_dir := os.environ.get("CONFIGURATION_DIRECTORY"):
+        candidates.append(Path(conf_dir.split(":")[0]) / "ingestd.toml")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    candidates += [Path(xdg) / "ingestd" / "ingestd.toml", Path("/etc/ingestd/ingestd.toml")]
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read and validate the configuration.
+
+    ``path`` (else ``$INGESTD_CONFIG``) names the file and must exist; without either, the first
+    existing default file is read, and with none the built-in defaults are used (no feeds).
+    ``$INGESTD_DATABASE_URL`` overrides ``[database] url``.
+    """
+    named = path if path is not None else os.environ.get(CONFIG_ENV) or None
+    source = Path(named) if named is not None else default_config_path()
+    data: dict[str, Any] = {}
+    if source is not None:
+        data = _read_toml(source)
+    settings = _build(data, source)
+    override = os.environ.get(DATABASE_ENV)
+    if override:
+        settings = _replace_database(settings, override, source)
+    return settings
+
+
+def _read_toml(source: Path) -> dict[str, Any]:
+    try:
+        with source.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: configuration file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a directory, not a configuration file") from None
+    except PermissionError:
+        raise ConfigError(f"{source}: permission denied") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: malformed TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source}: not UTF-8 text") from None
+
+
+class _Section:
+    """Reads typed keys out of one TOML table and reports the first problem with its key."""
+
+    def __init__(self, data: object, where: str, source: Path | None) -> None:
+        self.where = where
+        self.source = source
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise self.error(where, "must be a table")
+        self.data: Mapping[str, Any] = data
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        origin = str(self.source) if self.source else "configuration"
+        return ConfigError(f"{origin}: {key}: {problem}")
+
+    def check_keys(self, allowed: set[str]) -> None:
+        for key in self.data:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise self.error(self._key(key), f"unknown key (known keys: {known})")
+
+    def _key(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(self, key: str, default: _T, convert: Callable[[Any], _T]) -> _T:
+        if key not in self.data:
+            return default
+        try:
+            return convert(self.data[key])
+        except (TypeError, ValueError) as exc:
+            raise self.error(self._key(key), str(exc)) from None
+
+
+def _number(low: float, high: float) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"expected a number, got {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}, got {value!r}")
+        return float(value)
+
+    return convert
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"expected a whole number, got {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, got {value!r}")
+        return value
+
+    return convert
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError(f"expected a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if value not in options:
+            raise ValueError(f"expected one of {', '.join(options)}, got {value!r}")
+        return str(value)
+
+    return convert
+
+
+def _proxy(value: Any) -> str | None:
+    text = _text(value) if value != "" else ""
+    if not text:
+        return None
+    if (
+        urlsplit(text).scheme not in ("http", "https", "socks5", "socks5h")
+        or not urlsplit(text).hostname
+    ):
+        raise ValueError(f"expected a proxy URL such as http://127.0.0.1:3128, got {value!r}")
+    return text
+
+
+def _build(data: Mapping[str, Any], source: Path | None) -> Settings:
+    top = _Section(data, "", source)
+    top.check_keys({"database", "http", "dedup", "schedule", "extract", "feeds"})
+    schedule = _schedule(_Section(data.get("schedule"), "schedule", source))
+    return Settings(
+        database_url=_database_url(_Section(data.get("database"), "database", source)),
+        http=_http(_Section(data.get("http"), "http", source)),
+        dedup=_dedup(_Section(data.get("dedup"), "dedup", source)),
+        schedule=schedule,
+        extract=_extract(_Section(data.get("extract"), "extract", source)),
+        feeds=_feeds(data.get("feeds", []), source),
+        source=source,
+    )
+
+
+def _database_url(section: _Section) -> str:
+    section.check_keys({"url"})
+    default = f"sqlite:///{default_state_dir() / DATABASE_FILE_NAME}"
+    url = section.get("url", default, _text)
+    return _check_database_url(url, section)
+
+
+def _check_database_url(url: str, section: _Section) -> str:
+    scheme = urlsplit(url).scheme.split("+")[0]
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        raise section.error(
+            "database.url", f"expected a sqlite:/// or postgresql:// URL, got {url!r}"
+        )
+    return url
+
+
+def _replace_database(settings: Settings, url: str, source: Path | None) -> Settings:
+    section = _Section({}, "", source)
+    section.source = None
+    try:
+        checked = _check_database_url(url, section)
+    except ConfigError:
+        raise ConfigError(
+            f"{DATABASE_ENV}: expected a sqlite:/// or postgresql:// URL, got {url!r}"
+        ) from None
+    return Settings(**{**_as_dict(settings), "database_url": checked})
+
+
+def _as_dict(settings: Settings) -> dict[str, Any]:
+    return {item.name: getattr(settings, item.name) for item in fields(settings)}
+
+
+def _http(section: _Section) -> HttpSettings:
+    d = HttpSettings()
+    section.check_keys({f.name for f in fields(HttpSettings)})
+    return HttpSettings(
+        timeout_s=section.get("timeout_s", d.timeout_s, _number(0.1, 600)),
+        max_bytes=section.get("max_bytes", d.max_bytes, _integer(1024, 1 << 31)),
+        user_agent=section.get("user_agent", d.user_agent, _text),
+        proxy=section.get("proxy", d.proxy, _proxy),
+        allow_private_networks=section.get(
+            "allow_private_networks", d.allow_private_networks, _boolean
+        ),
+        max_redirects=section.get("max_redirects", d.max_redirects, _integer(0, 20)),
+        max_concurrency=section.get("max_concurrency", d.max_concurrency, _integer(1, 1024)),
+        per_host_concurrency=section.get(
+            "per_host_concurrency", d.per_host_concurrency, _integer(1, 64)
+        ),
+    )
+
+
+def _dedup(section: _Section) -> DedupSettings:
+    d = DedupSettings()
+    section.check_keys({f.name for f in fields(DedupSettings)})
+    num_perm = section.get("num_perm", d.num_perm, _integer(16, 1024))
+    bands = section.get("bands", d.bands, _integer(1, 1024))
+    if num_perm % bands:
+        raise section.error("dedup.bands", f"must divide num_perm ({num_perm}), got {bands}")
+    return DedupSettings(
+        window_days=section.get("window_days", d.window_days, _number(0.01, 36500)),
+        shingle_words=section.get("shingle_words", d.shingle_words, _integer(1, 20)),
+        num_perm=num_perm,
+        bands=bands,
+        anchor_every=section.get("anchor_every", d.anchor_every, _integer(1, 1024)),
+        jaccard_threshold=section.get("jaccard_threshold", d.jaccard_threshold, _number(0.05, 1)),
+        containment_threshold=section.get(
+            "containment_threshold", d.containment_threshold, _number(0.05, 1)
+        ),
+        min_shingles=section.get("min_shingles", d.min_shingles, _integer(1, 100_000)),
+    )
+
+
+def _schedule(section: _Section) -> ScheduleSettings:
+    d = ScheduleSettings()
+    section.check_keys({"default_interval", "min_interval", "max_interval"})
+    result = ScheduleSettings(
+        default_interval_s=section.get("default_interval", d.default_interval_s, parse_duration_s),
+        min_interval_s=section.get("min_interval", d.min_interval_s, parse_duration_s),
+        max_interval_s=section.get("max_interval", d.max_interval_s, parse_duration_s),
+    )
+    if result.min_interval_s > result.max_interval_s:
+        raise section.error("schedule.min_interval", "is longer than schedule.max_interval")
+    return result
+
+
+def _extract(section: _Section) -> ExtractSettings:
+    d = ExtractSettings()
+    section.check_keys({f.name for f in fields(ExtractSettings)})
+    return ExtractSettings(
+        fetch_pages=section.get("fetch_pages", d.fetch_pages, _boolean),
+        favor=section.get("favor", d.favor, _choice("precision", "balanced", "recall")),
+        workers=section.get("workers", d.workers, _integer(0, 256)),
+    )
+
+
+def _feeds(raw: object, source: Path | None) -> tuple[FeedConfig, ...]:
+    if not isinstance(raw, list):
+        raise _Section({}, "", source).error("feeds", "must be an array of tables ([[feeds]])")
+    feeds: list[FeedConfig] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(raw):
+        section = _Section(entry, f"feeds[{index}]", source)
+        section.check_keys({"url", "name", "interval", "allow_private_networks"})
+        if "url" not in section.data:
+            raise section.error(f"feeds[{index}].url", "missing (every feed needs a url)")
+        url = section.get("url", "", lambda value: _feed_url(value, source))
+        if url in seen:
+            raise section.error(f"feeds[{index}].url", f"duplicate feed {url}")
+        seen.add(url)
+        feeds.append(
+            FeedConfig(
+                url=url,
+                name=section.get("name", None, _text),
+                interval_s=section.get("interval", None, parse_duration_s),
+                allow_private_networks=section.get("allow_private_networks", None, _boolean),
+            )
+        )
+    return tuple(feeds)
+
+
+def _feed_url(value: Any, source: Path | None) -> str:
+    """An absolute http(s) or file URL; ``file:relative/path`` is relative to the config file."""
+    text = _text(value)
+    parts = urlsplit(text)
+    if parts.scheme in ("http", "https"):
+        if not parts.hostname:
+            raise ValueError(f"no host in {text!r}")
+        return text
+    if parts.scheme == "file":
+        if text.startswith("file://"):
+            return text
+        base = source.resolve().parent if source else Path.cwd()
+        return (base / text[len("file:") :]).resolve().as_uri()
+    raise ValueError(f"expected an http://, https:// or file: URL, got {text!r}")

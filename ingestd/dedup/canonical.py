@@ -1,0 +1,145 @@
+"""Choosing a cluster's canonical item, with the evidence in words.
+
+Policy, in order:
+
+1. an operator's pin;
+2. explicit signals: a copy whose ``rel=canonical``/``og:url`` points to another site's page,
+   or whose attribution line ("originally published at …", "read the full article at …")
+   names another member's host or outlet name, votes for that member; the member with the most
+   votes that does not itself credit another member is the original;
+3. the earliest publication;
+4. the longest text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from ingestd.dedup.attribution import source_key
+from ingestd.urls import same_site, site_host
+
+
+@dataclass(frozen=True)
+class Member:
+    """What the canonical choice needs to know about one item of a cluster."""
+
+    id: int
+    url: str | None
+    url_norm: str | None
+    canonical_url: str | None
+    canonical_norm: str | None
+    site_host: str | None
+    site_name: str | None
+    attribution: tuple[str, ...]
+    when: datetime
+    n_words: int
+
+
+@dataclass(frozen=True)
+class Vote:
+    """An explicit signal: ``voter`` says ``target`` is where the story comes from."""
+
+    voter: int
+    target: int
+    kind: str  # "canonical_link" or "attribution"
+    evidence: str
+
+
+@dataclass(frozen=True)
+class CanonicalChoice:
+    """The chosen canonical item, why, and every explicit signal seen."""
+
+    item_id: int
+    reason: str  # pinned, canonical_link, attribution, earliest, longest
+    evidence: str
+    votes: tuple[Vote, ...]
+
+
+def explicit_votes(members: list[Member]) -> list[Vote]:
+    """Every cross-site canonical link and attribution line that names another member."""
+    votes: list[Vote] = []
+    for member in members:
+        votes.extend(_canonical_votes(member, members))
+        votes.extend(_attribution_votes(member, members))
+    return votes
+
+
+def _canonical_votes(member: Member, members: list[Member]) -> list[Vote]:
+    target_host = site_host(member.canonical_url)
+    if not member.canonical_norm or not target_host or same_site(target_host, member.site_host):
+        return []
+    votes = []
+    for other in members:
+        if other.id == member.id:
+            continue
+        exact = member.canonical_norm in (other.url_norm, other.canonical_norm)
+        if exact or (
+            same_site(target_host, other.site_host) and not _is_home(member.canonical_norm)
+        ):
+            evidence = f"{member.url} declares its canonical page is {member.canonical_url}"
+            votes.append(Vote(member.id, other.id, "canonical_link", evidence))
+    return votes
+
+
+def _attribution_votes(member: Member, members: list[Member]) -> list[Vote]:
+    votes = []
+    for credited in member.attribution:
+        for other in members:
+            if other.id == member.id or same_site(other.site_host, member.site_host):
+                continue
+            if _credits(credited, other):
+                evidence = f'{member.url} credits "{credited}" (the site of {other.url})'
+                votes.append(Vote(member.id, other.id, "attribution", evidence))
+    return votes
+
+
+def _credits(credited: str, member: Member) -> bool:
+    if "." in credited and member.site_host:
+        return same_site(credited, member.site_host)
+    name = source_key(member.site_name) if member.site_name else None
+    if name and name == credited:
+        return True
+    host = member.site_host or ""
+    label = host.rsplit(".", 2)[-2] if host.count(".") >= 1 else host
+    return bool(label) and credited.replace(" ", "") == label.replace("-", "")
+
+
+def _is_home(url_norm: str) -> bool:
+    path = url_norm.split("://", 1)[-1].partition("/")[2]
+    return path in ("", "index.html", "index.php")
+
+
+def choose_canonical(members: list[Member], pinned: int | None = None) -> CanonicalChoice:
+    """Apply the policy above; ``members`` must not be empty."""
+    votes = explicit_votes(members)
+    by_id = {member.id: member for member in members}
+    if pinned is not None and pinned in by_id:
+        return CanonicalChoice(pinned, "pinned", "pinned by an operator", tuple(votes))
+    voted = _original_by_votes(votes, by_id)
+    if voted is not None:
+        winning = [vote for vote in votes if vote.target == voted]
+        kind = winning[0].kind
+        return CanonicalChoice(voted, kind, "; ".join(v.evidence for v in winning), tuple(votes))
+    earliest = min(members, key=lambda m: (m.when, -m.n_words, m.id))
+    ties = [m for m in members if m.when == earliest.when]
+    if len(ties) > 1:
+        longest = max(ties, key=lambda m: (m.n_words, -m.id))
+        evidence = (
+            f"published at the same time as others; the longest text ({longest.n_words} words)"
+        )
+        return CanonicalChoice(longest.id, "longest", evidence, tuple(votes))
+    evidence = f"the earliest publication ({earliest.when.isoformat(timespec='minutes')})"
+    return CanonicalChoice(earliest.id, "earliest", evidence, tuple(votes))
+
+
+def _original_by_votes(votes: list[Vote], by_id: dict[int, Member]) -> int | None:
+    """The most-credited member, following chains (a copy of a copy) to their root."""
+    if not votes:
+        return None
+    counts = Counter(vote.target for vote in votes)
+    crediting = {vote.voter for vote in votes}
+    roots = [target for target in counts if target not in crediting]
+    pool = roots or list(counts)
+    return min(pool, key=lambda t: (-counts[t], by_id[t].when, t))

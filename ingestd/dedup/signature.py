@@ -1,0 +1,132 @@
+"""Signatures: shingle hashes, MinHash, LSH band keys and excerpt anchors for one text.
+
+A text's story tokens (see :mod:`ingestd.dedup.normalize`) are cut into overlapping word
+shingles of ``shingle_words`` words, each hashed to 32 bits. From the set of hashes come:
+
+* the MinHash (datasketch) of ``num_perm`` values, split into ``bands`` LSH band keys, which find
+  candidates whose Jaccard similarity is high (near-identical copies, light edits);
+* anchor keys: the hashes divisible by ``anchor_every``, a content-defined sample that two texts
+  share in proportion to the text they share, so an excerpt of four paragraphs still meets its
+  full article although their Jaccard similarity is low;
+* paragraph keys: the opening words of each story paragraph, so that even a one-paragraph stub
+  meets the article it copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import MinHash
+
+from ingestd.dedup.attribution import credited_sources
+from ingestd.dedup.normalize import story_paragraphs, story_tokens, tokens
+from ingestd.model import Signature
+
+_COMPILATION_TITLE = re.compile(
+    r"\b(live( updates| blog| coverage)?|as it happened|newsletter|digest|briefing|round-?up|"
+    r"morning report|evening report|what we know|the latest|top stories|headlines|"
+    r"week in review|news in brief|in brief|recap|daily brief)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class SignatureParams:
+    """The signature settings (a subset of ``[dedup]``)."""
+
+    shingle_words: int = 5
+    num_perm: int = 128
+    bands: int = 32
+    anchor_every: int = 16
+
+
+def _hash32(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little")
+
+
+def _hash_bytes(data: bytes) -> bytes:
+    """datasketch's hash function: our 32-bit shingle hash, already computed, as bytes."""
+    return data
+
+
+def shingle_hashes(words: list[str], size: int) -> list[int]:
+    """Sorted distinct 32-bit hashes of the ``size``-word shingles (one shingle if shorter)."""
+    if not words:
+        return []
+    if len(words) < size:
+        grams = [" ".join(words)]
+    else:
+        grams = [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
+    return sorted({_hash32(gram.encode("utf-8")) for gram in grams})
+
+
+def pack_hashes(hashes: list[int]) -> bytes:
+    """Sorted 32-bit hashes as little-endian uint32 bytes (the stored form)."""
+    return np.asarray(hashes, dtype="<u4").tobytes()
+
+
+def body_hash(text: str) -> str:
+    """Hash of the text's story tokens: equal for copies that differ only in furniture."""
+    words = story_tokens(text) or tokens(text)
+    return hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def minhash_values(hashes: list[int], num_perm: int) -> np.ndarray:
+    """MinHash values (uint64 array of ``num_perm``) over precomputed 32-bit hashes."""
+    sketch = MinHash(num_perm=num_perm, seed=1, hashfunc=lambda value: value)
+    if hashes:
+        sketch.update_batch(hashes)
+    values: np.ndarray = sketch.hashvalues
+    return values
+
+
+def band_keys(values: np.ndarray, bands: int) -> tuple[str, ...]:
+    """One LSH key per band: ``"b<band>:<hash of the band's rows>"``."""
+    rows = len(values) // bands
+    keys = []
+    for band in range(bands):
+        chunk = values[band * rows : (band + 1) * rows].astype("<u8").tobytes()
+        digest = hashlib.blake2b(chunk, digest_size=8).hexdigest()
+        keys.append(f"b{band}:{digest}")
+    return tuple(keys)
+
+
+def anchor_keys(hashes: list[int], every: int) -> tuple[str, ...]:
+    """A content-defined sample of shingle hashes: ``"a:<hash>"`` for those divisible by
+    ``every``."""
+    return tuple(f"a:{value:08x}" for value in hashes if value % every == 0)
+
+
+PARAGRAPH_KEY_WORDS = 8  # words of a paragraph's opening that make its key
+
+
+def paragraph_keys(text: str) -> tuple[str, ...]:
+    """``"p:<hash>"`` of the first words of every story paragraph long enough to be distinctive."""
+    keys = []
+    for paragraph in story_paragraphs(text):
+        words = tokens(paragraph)
+        if len(words) >= PARAGRAPH_KEY_WORDS:
+            opening = " ".join(words[:PARAGRAPH_KEY_WORDS]).encode("utf-8")
+            keys.append(f"p:{_hash32(opening):08x}")
+    return tuple(dict.fromkeys(keys))
+
+
+def make_signature(text: str, title: str, params: SignatureParams) -> Signature:
+    """The full signature of an article text (and its title, for compilation hints)."""
+    words = story_tokens(text)
+    hashes = shingle_hashes(words, params.shingle_words)
+    values = minhash_values(hashes, params.num_perm)
+    return Signature(
+        body_hash=body_hash(text),
+        n_words=len(words),
+        shingles=pack_hashes(hashes),
+        narrative=pack_hashes(shingle_hashes(story_tokens(text, True), params.shingle_words)),
+        minhash=values.astype("<u4").tobytes(),
+        band_keys=band_keys(values, params.bands) if hashes else (),
+        anchor_keys=anchor_keys(hashes, params.anchor_every) + paragraph_keys(text),
+        attribution=credited_sources(text),
+        compilation_hint=bool(_COMPILATION_TITLE.search(title or "")),
+    )

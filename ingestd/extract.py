@@ -1,0 +1,111 @@
+"""The extract stage: an article page's HTML and URL in, an :class:`Article` out (trafilatura).
+
+Also turns a feed entry's own HTML content into an :class:`Article`, the fallback used when the
+page cannot be fetched or yields no text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+import trafilatura
+
+from ingestd.model import Article, ExtractFailed
+
+MIN_TEXT_CHARS = 40  # below this an extraction is treated as empty
+_BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+
+
+def extract_article(
+    html: bytes | str, url: str, favor: str = "balanced"
+) -> Article | ExtractFailed:
+    """Extract the main text and metadata of the page at ``url``.
+
+    ``favor`` is ``"precision"``, ``"recall"`` or ``"balanced"``. Paragraphs in ``text`` are
+    separated by single newlines. Returns :class:`ExtractFailed` with a reason when there is no
+    usable text.
+    """
+    if not html or not html.strip():
+        return ExtractFailed("empty page")
+    try:
+        doc = trafilatura.bare_extraction(
+            html,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            favor_precision=favor == "precision",
+            favor_recall=favor == "recall",
+            date_extraction_params={"extensive_search": False, "original_date": True},
+        )
+    except Exception as exc:  # trafilatura raises a variety of lxml/parser errors on bad HTML
+        return ExtractFailed(f"extraction failed: {type(exc).__name__}: {exc}")
+    if doc is None:
+        return ExtractFailed("no article text found in the page")
+    text = _tidy(str(getattr(doc, "text", "") or ""))
+    if len(text) < MIN_TEXT_CHARS:
+        return ExtractFailed(f"extracted text too short ({len(text)} characters)")
+    return Article(
+        text=text,
+        title=str(getattr(doc, "title", "") or "").strip(),
+        canonical_url=_absolute(getattr(doc, "url", None), url),
+        published=_date(getattr(doc, "date", None)),
+        site_name=str(getattr(doc, "sitename", "") or "").strip() or None,
+    )
+
+
+def article_from_feed(content_html: str, title: str, note: str) -> Article | ExtractFailed:
+    """An :class:`Article` from a feed entry's own content, recording ``note`` (why)."""
+    text = html_to_text(content_html) if content_html else ""
+    if len(text) < MIN_TEXT_CHARS and not title:
+        return ExtractFailed(f"{note}; the feed entry has no usable content either")
+    return Article(
+        text=text,
+        title=title,
+        canonical_url=None,
+        published=None,
+        site_name=None,
+        source="feed",
+        note=note,
+    )
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment, one line per block element."""
+    if "<" not in fragment:
+        return _tidy(fragment)
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (ValueError, lxml.etree.ParserError):
+        return _tidy(fragment)
+    for bad in root.xpath("//script|//style"):
+        bad.drop_tree()
+    for element in root.iter(*_BLOCK_TAGS):
+        element.tail = "\n" + (element.tail or "")
+    return _tidy(root.text_content())
+
+
+def _tidy(text: str) -> str:
+    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _absolute(candidate: object, page_url: str) -> str | None:
+    if not candidate or not isinstance(candidate, str):
+        return None
+    absolute = urljoin(page_url, candidate.strip())
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else None
+
+
+def _date(value: object) -> datetime | None:
+    """trafilatura dates are ``YYYY-MM-DD`` (sometimes with a time); read as UTC."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

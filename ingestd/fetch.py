@@ -1,0 +1,442 @@
+"""The fetch stage: a URL in, a :data:`~ingestd.model.FetchResult` value out.
+
+``http``/``https`` go through httpx, ``file`` URLs are read from disk. Network and HTTP problems
+are :class:`~ingestd.model.FetchFailed` values; only programming errors raise.
+
+* Validators are sent as ``If-None-Match``/``If-Modified-Since``; 304 gives ``NotModified``.
+* Redirects are followed here, at most ``max_redirects`` hops, each checked by the address
+  guard (:mod:`ingestd.netguard`) before a connection is opened.
+* ``max_bytes`` bounds the *decoded* body: gzip/deflate are inflated here chunk by chunk, never
+  beyond the bytes still allowed, so a compression bomb costs no memory.
+* Each hop holds a per-host slot (``per_host_concurrency``), then a global one.
+* With ``proxy`` set, every request goes through it and it resolves names. https is tunnelled
+  (``CONNECT``) first; if the proxy refuses the tunnel (4xx but 407, or 501), hangs up, or TLS
+  in the tunnel fails, the request is sent once more in absolute form (``GET https://...``
+  over plain HTTP to the proxy), as plain forward and replay proxies expect. Once such a retry
+  gets a status below 400, later https requests go that way directly (the proxy then checks
+  certificates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import email.utils
+import hashlib
+import mimetypes
+import ssl
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+from ingestd import netguard
+from ingestd.config import HttpSettings
+from ingestd.model import FailureKind, Fetched, FetchFailed, FetchResult, NotModified, Validators
+
+__all__ = ["MAX_RETRY_AFTER_S", "Fetcher", "parse_retry_after"]
+
+MAX_RETRY_AFTER_S = 86_400.0  # Retry-After values are capped at 24 h
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_ACCEPT_ENCODING = "gzip, deflate"  # the codings _Inflater decodes within max_bytes
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    """A hop answered with a redirect to ``location`` (absolute)."""
+
+    location: httpx.URL
+
+
+@dataclass
+class _HostSlot:
+    """One host's semaphore and how many hops hold or await it."""
+
+    semaphore: asyncio.Semaphore
+    users: int = 0
+
+
+class Fetcher:
+    """Async fetcher; one per run. Use as ``async with Fetcher(settings) as f:``."""
+
+    def __init__(self, settings: HttpSettings) -> None:
+        self._settings = settings
+        self._proxy = httpx.URL(settings.proxy) if settings.proxy else None
+        self._client: httpx.AsyncClient | None = None
+        self._direct: httpx.AsyncClient | None = None  # to the proxy itself, absolute form
+        self._https_absolute = False  # the proxy does not tunnel: send https in absolute form
+        self._global = asyncio.Semaphore(settings.max_concurrency)
+        self._hosts: dict[str, _HostSlot] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        self._client = self._make_client(self._settings.proxy)
+        if self._proxy is not None:
+            self._direct = self._make_client(None)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for client in (self._client, self._direct):
+            if client is not None:
+                await client.aclose()
+        self._client = self._direct = None
+
+    def _make_client(self, proxy: str | None) -> httpx.AsyncClient:
+        """An httpx client with the configured timeouts, no redirects and no environment proxy."""
+        settings = self._settings
+        return httpx.AsyncClient(
+            proxy=proxy,
+            timeout=httpx.Timeout(settings.timeout_s),
+            limits=httpx.Limits(max_connections=settings.max_concurrency),
+            verify=httpx.create_ssl_context(trust_env=True),  # honours SSL_CERT_FILE/DIR
+            trust_env=False,  # the [http] proxy setting is the only proxy
+            follow_redirects=False,
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": _ACCEPT_ENCODING},
+        )
+
+    async def fetch(
+        self,
+        url: str,
+        validators: Validators | None = None,
+        *,
+        allow_private: bool | None = None,
+        accept: str | None = None,
+    ) -> FetchResult:
+        """Fetch ``url``; ``allow_private`` overrides ``allow_private_networks`` unless None.
+
+        ``accept`` is sent as the ``Accept`` header. Never raises for network or HTTP problems.
+        """
+        scheme = url.partition(":")[0].lower() if ":" in url else ""
+        if scheme == "file":
+            return await asyncio.to_thread(_read_file, url, self._settings.max_bytes, validators)
+        if scheme not in _DEFAULT_PORTS:
+            return _failed(url, f"unsupported URL scheme {scheme!r} in {url}")
+        if allow_private is None:
+            allow_private = self._settings.allow_private_networks
+        headers = _request_headers(validators, accept)
+        return await self._follow(url, headers, allow_private)
+
+    async def _follow(self, url: str, headers: dict[str, str], allow_private: bool) -> FetchResult:
+        """Request ``url`` and follow its redirects, checking every hop with the guard."""
+        try:
+            current = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            return _failed(url, f"invalid URL {url}: {exc}")
+        for _ in range(self._settings.max_redirects + 1):
+            refusal = await self._guard(current, allow_private)
+            if refusal is not None:
+                return refusal
+            outcome = await self._hop(current, headers)
+            if not isinstance(outcome, _Redirect):
+                return outcome
+            current = outcome.location
+            if current.scheme not in _DEFAULT_PORTS:
+                return _failed(str(current), f"redirect to unsupported URL {current} from {url}")
+        limit = self._settings.max_redirects
+        return _failed(str(current), f"more than {limit} redirects from {url}")
+
+    async def _guard(self, url: httpx.URL, allow_private: bool) -> FetchFailed | None:
+        """Refuse a hop whose host is missing or (unless allowed) in a private network."""
+        if not url.raw_host:
+            return _failed(str(url), f"no host in URL {url}")
+        if allow_private:
+            return None
+        host = url.raw_host.decode("ascii")
+        port = url.port or _DEFAULT_PORTS[url.scheme]
+        try:
+            blocked = await netguard.forbidden_address(host, port, resolve=self._proxy is None)
+        except OSError as exc:
+            reason = f"cannot resolve {host} for {url}: {exc.strerror or exc}"
+            return FetchFailed(str(url), FailureKind.TRANSIENT, reason)
+        if blocked is not None:
+            return _failed(str(url), f"blocked private address {blocked} for {url}")
+        return None
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, host: str) -> AsyncIterator[None]:
+        """Hold one of ``host``'s slots, then one of the global slots."""
+        per_host = self._settings.per_host_concurrency
+        slot = self._hosts.setdefault(host, _HostSlot(asyncio.Semaphore(per_host)))
+        slot.users += 1
+        try:
+            async with slot.semaphore, self._global:
+                yield
+        finally:
+            slot.users -= 1
+            if slot.users == 0:
+                del self._hosts[host]
+
+    async def _hop(self, url: httpx.URL, headers: dict[str, str]) -> FetchResult | _Redirect:
+        """One request, classified; transport errors become TRANSIENT failures."""
+        async with self._slot(url.host):
+            try:
+                response = await self._open(url, headers)
+                try:
+                    return await self._outcome(url, response)
+                finally:
+                    await response.aclose()
+            except httpx.RequestError as exc:
+                return _transport_failure(str(url), exc, self._settings.timeout_s)
+
+    async def _open(self, url: httpx.URL, headers: dict[str, str]) -> httpx.Response:
+        """Send a GET for ``url``; the response's body is unread and the caller must close it."""
+        if self._client is None:
+            raise RuntimeError("Fetcher used outside 'async with'")
+        if url.scheme == "https" and self._https_absolute:
+            return await self._open_absolute(url, headers)
+        try:
+            return await self._client.send(
+                self._client.build_request("GET", url, headers=headers), stream=True
+            )
+        except httpx.TransportError as exc:
+            failure = _tunnel_failure(exc) if self._proxy and url.scheme == "https" else None
+            if failure is None:
+                raise
+            return await self._retry_absolute(url, headers, exc, refused=failure == "refused")
+
+    async def _retry_absolute(
+        self, url: httpx.URL, headers: dict[str, str], exc: httpx.TransportError, *, refused: bool
+    ) -> httpx.Response:
+        """Retry a failed tunnelled request in absolute form; re-raise ``exc`` if that fails too.
+
+        The retry's answer is kept when it is below 400, or whatever it is when the proxy
+        refused the tunnel outright; only then do later https requests skip the tunnel.
+        """
+        try:
+            response = await self._open_absolute(url, headers)
+        except httpx.TransportError:
+            raise exc from None
+        self._https_absolute = self._https_absolute or response.status_code < 400
+        if response.status_code < 400 or refused:
+            return response
+        await response.aclose()
+        raise exc
+
+    async def _open_absolute(self, url: httpx.URL, headers: dict[str, str]) -> httpx.Response:
+        """Send ``GET <absolute url>`` straight to the proxy, as to a plain forward proxy."""
+        assert self._proxy is not None and self._direct is not None
+        proxy = self._proxy
+        sent = {**headers, "Host": url.netloc.decode("ascii")}
+        if proxy.username or proxy.password:
+            pair = f"{proxy.username}:{proxy.password}".encode()
+            sent["Proxy-Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        origin = httpx.URL(scheme=proxy.scheme, host=proxy.host, port=proxy.port)
+        target = url.raw_scheme + b"://" + url.netloc + url.raw_path  # httpcore's request line
+        request = self._direct.build_request(
+            "GET", origin, headers=sent, extensions={"target": target}
+        )
+        return await self._direct.send(request, stream=True)
+
+    async def _outcome(self, url: httpx.URL, response: httpx.Response) -> FetchResult | _Redirect:
+        """Turn a response into a result, reading the body only for 2xx."""
+        status = response.status_code
+        if status in _REDIRECT_STATUSES:
+            return _redirect(url, response)
+        if status == 304:
+            return NotModified(str(url))
+        if 200 <= status < 300:
+            return await self._body(url, response)
+        return _status_failure(str(url), response)
+
+    async def _body(self, url: httpx.URL, response: httpx.Response) -> FetchResult:
+        """Read and decode the body, failing as soon as it exceeds ``max_bytes``."""
+        limit, status = self._settings.max_bytes, response.status_code
+        too_large = _failed(str(url), f"body larger than {limit} bytes from {url}")
+        coding = response.headers.get("content-encoding", "identity").strip().lower()
+        length = response.headers.get("content-length", "")
+        if coding == "identity" and length.isdigit() and int(length) > limit:
+            return too_large
+        try:
+            body = await _read_limited(response, coding, limit)
+        except zlib.error:
+            reason = f"undecodable {coding} body from {url}"
+            return FetchFailed(str(url), FailureKind.TRANSIENT, reason, status)
+        if body is None:
+            return too_large
+        headers = response.headers  # items(): lower-cased names, repeats joined with ", "
+        validators = Validators(headers.get("etag"), headers.get("last-modified"))
+        content_type = headers.get("content-type")
+        return Fetched(str(url), status, body, content_type, validators, dict(headers.items()))
+
+
+class _Inflater:
+    """Decodes gzip or deflate chunk by chunk without producing more than asked for."""
+
+    def __init__(self, coding: str) -> None:
+        self._passthrough = coding not in ("gzip", "x-gzip", "deflate")
+        self._raw_fallback = coding == "deflate"  # some servers send raw deflate, no zlib header
+        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header
+
+    def feed(self, data: bytes, max_out: int) -> bytes:
+        """Decode ``data``; at most ``max_out`` bytes, truncated (input left over) if more."""
+        if self._passthrough:
+            return data[:max_out]
+        try:
+            out = self._zlib.decompress(data, max_out)
+        except zlib.error:
+            if not self._raw_fallback:
+                raise
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._zlib.decompress(data, max_out)
+        self._raw_fallback = False
+        return out
+
+    def flush(self) -> bytes:
+        """Whatever output is still buffered at the end of the body."""
+        return b"" if self._passthrough else self._zlib.flush()
+
+
+async def _read_limited(response: httpx.Response, coding: str, limit: int) -> bytes | None:
+    """The decoded body, or None as soon as it is known to exceed ``limit`` bytes.
+
+    Raises :class:`zlib.error` for a corrupt gzip/deflate body.
+    """
+    inflater = _Inflater(coding)
+    chunks: list[bytes] = []
+    size = 0
+    async for raw in response.aiter_raw():
+        piece = inflater.feed(raw, limit - size + 1)
+        size += len(piece)
+        if size > limit:
+            return None
+        chunks.append(piece)
+    tail = inflater.flush()
+    if size + len(tail) > limit:
+        return None
+    chunks.append(tail)
+    return b"".join(chunks)
+
+
+def _request_headers(validators: Validators | None, accept: str | None) -> dict[str, str]:
+    """Per-request headers: Accept and the conditional-request validators, when given."""
+    v = validators or Validators()
+    pairs = {"Accept": accept, "If-None-Match": v.etag, "If-Modified-Since": v.last_modified}
+    return {name: value for name, value in pairs.items() if value}
+
+
+def _redirect(url: httpx.URL, response: httpx.Response) -> _Redirect | FetchFailed:
+    """The absolute target of a redirect response."""
+    status = response.status_code
+    location = response.headers.get("location", "").strip()
+    if not location:
+        return _failed(str(url), f"HTTP {status} without Location from {url}", status)
+    try:
+        return _Redirect(url.join(location))
+    except httpx.InvalidURL:
+        return _failed(str(url), f"HTTP {status} with bad Location from {url}", status)
+
+
+def _status_failure(url: str, response: httpx.Response) -> FetchFailed:
+    """Classify a non-2xx, non-redirect, non-304 status.
+
+    429, or 503 with a usable Retry-After, is RATE_LIMITED; 5xx and 408 are TRANSIENT; anything
+    else (404, 410, 403, ...) is PERMANENT.
+    """
+    status = response.status_code
+    reason = f"HTTP {status} from {url}"
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if status == 429 or (status == 503 and retry_after is not None):
+        if retry_after is not None:
+            reason += f" (retry in {retry_after:.0f} s)"
+        return FetchFailed(url, FailureKind.RATE_LIMITED, reason, status, retry_after)
+    if status >= 500 or status == 408:
+        return FetchFailed(url, FailureKind.TRANSIENT, reason, status)
+    return _failed(url, reason, status)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date), capped at 24 h.
+
+    Past dates give 0, a missing or unreadable value None; ``now`` defaults to the UTC time.
+    """
+    text = (value or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def _tunnel_failure(exc: httpx.TransportError) -> str | None:
+    """Why a tunnelled https request through the proxy failed, if a plain proxy explains it.
+
+    "refused": the proxy answered CONNECT with a 4xx other than 407, or 501. "broken": it hung
+    up, or the TLS inside the tunnel failed. None: anything else (timeouts, 407, 502, ...).
+    """
+    if isinstance(exc, httpx.ProxyError):
+        code = str(exc).split(" ", 1)[0]
+        status = int(code) if code.isdigit() else 0
+        return "refused" if (400 <= status < 500 and status != 407) or status == 501 else None
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return "broken"
+    if isinstance(exc, httpx.ConnectError) and _caused_by(exc, ssl.SSLError):
+        return "broken"
+    return None
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """True when ``exc`` or an exception in its cause/context chain is a ``kind``."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, kind):
+        seen = seen.__cause__ or seen.__context__
+    return seen is not None
+
+
+def _transport_failure(url: str, exc: httpx.RequestError, timeout_s: float) -> FetchFailed:
+    """A TRANSIENT failure for a timeout, connection or proxy problem."""
+    if isinstance(exc, httpx.TimeoutException):
+        reason = f"timed out after {timeout_s:g} s fetching {url}"
+    elif isinstance(exc, httpx.ProxyError):
+        reason = f"proxy answered CONNECT with {exc} for {url}"
+    else:
+        reason = f"connection failed for {url}: {str(exc) or type(exc).__name__}"
+    return FetchFailed(url, FailureKind.TRANSIENT, reason)
+
+
+def _failed(url: str, reason: str, status: int | None = None) -> FetchFailed:
+    """A PERMANENT failure."""
+    return FetchFailed(url, FailureKind.PERMANENT, reason, status)
+
+
+def _read_file(url: str, max_bytes: int, validators: Validators | None) -> FetchResult:
+    """Read a ``file:`` URL (absolute, or relative to the working directory); blocking.
+
+    At most ``max_bytes`` + 1 bytes are read. The ETag is a hash of the content, so an
+    unchanged file gives :class:`NotModified`.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. a bad [IPv6] host
+        return _failed(url, f"invalid URL {url}: {exc}")
+    if parts.netloc not in ("", "localhost"):
+        return _failed(url, f"file URL with a remote host is not supported: {url}")
+    path = Path(url2pathname(parts.path))
+    try:
+        with path.open("rb") as handle:
+            body = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        return _failed(url, f"file not found: {path}")
+    except OSError as exc:
+        return _failed(url, f"cannot read {path}: {exc.strerror or exc}")
+    if len(body) > max_bytes:
+        return _failed(url, f"body larger than {max_bytes} bytes in {path}")
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if validators is not None and validators.etag == etag:
+        return NotModified(url)
+    content_type = mimetypes.guess_type(path.name)[0]
+    headers = {"content-type": content_type} if content_type else {}
+    return Fetched(url, 200, body, content_type, Validators(etag=etag), headers)

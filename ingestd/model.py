@@ -1,0 +1,159 @@
+"""Frozen values that cross module boundaries.
+
+Third-party objects (httpx responses, feedparser dicts, trafilatura documents, MinHash objects,
+SQLAlchemy rows) never leave the module that uses them: these dataclasses do.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# --- fetch -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Validators:
+    """HTTP cache validators remembered from the last successful fetch of a URL."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class FailureKind(enum.StrEnum):
+    """How a failed fetch should be treated by the scheduler."""
+
+    TRANSIENT = "transient"  # timeout, connection error, 5xx
+    RATE_LIMITED = "rate_limited"  # 429, or 503 with Retry-After
+    PERMANENT = "permanent"  # 404, 410, blocked address, body too large, bad URL
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A successful response: the (decoded) body and what is needed to fetch it again."""
+
+    url: str  # the final URL after redirects
+    status: int
+    body: bytes
+    content_type: str | None
+    validators: Validators
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NotModified:
+    """The server answered 304 to a conditional request."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class FetchFailed:
+    """A fetch that produced no usable body, with the reason in words."""
+
+    url: str
+    kind: FailureKind
+    reason: str
+    status: int | None = None
+    retry_after_s: float | None = None
+
+
+FetchResult = Fetched | NotModified | FetchFailed
+
+# --- parse -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One entry of a feed, as published."""
+
+    guid: str | None
+    url: str | None  # absolute
+    title: str
+    published: datetime | None  # timezone-aware UTC
+    content_html: str  # the entry's own content or summary (may be empty)
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A parsed feed document."""
+
+    title: str
+    site_url: str | None  # the channel's <link>
+    entries: tuple[FeedEntry, ...]
+    ttl_s: int | None = None
+
+
+@dataclass(frozen=True)
+class ParseFailed:
+    """The body is not a feed we can read."""
+
+    reason: str
+
+
+# --- extract -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Article:
+    """The article text of a page (or of a feed entry when the page was unusable)."""
+
+    text: str  # paragraphs separated by newlines
+    title: str
+    canonical_url: str | None  # rel=canonical or og:url, absolute
+    published: datetime | None
+    site_name: str | None
+    source: str = "page"  # "page" or "feed"
+    note: str | None = None  # why the feed's content was used instead of the page
+
+
+@dataclass(frozen=True)
+class ExtractFailed:
+    """Extraction produced no usable text."""
+
+    reason: str
+
+
+# --- dedup -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Everything dedup needs to compare one text with others.
+
+    ``shingles`` is a sorted array of distinct 32-bit shingle hashes (little-endian uint32),
+    ``narrative`` the same for the text outside quotations, ``minhash`` the MinHash values
+    (uint32), ``band_keys`` the LSH keys ("b<band>:<hex>") and
+    ``anchor_keys`` sampled shingle hashes ("a:<hex>") and paragraph openings ("p:<hex>") that
+    find excerpts Jaccard would miss.
+    """
+
+    body_hash: str
+    n_words: int
+    shingles: bytes
+    narrative: bytes  # shingle hashes of the text outside quotation marks
+    minhash: bytes
+    band_keys: tuple[str, ...]
+    anchor_keys: tuple[str, ...]
+    attribution: tuple[str, ...]  # hosts or outlet names an attribution line credits
+    compilation_hint: bool = False  # the text looks like a digest or live file
+
+
+class Role(enum.StrEnum):
+    """An item's place in its story."""
+
+    SINGLE = "single"
+    CANONICAL = "canonical"
+    REPUBLICATION = "republication"
+
+
+class Reason(enum.StrEnum):
+    """Why an item was linked to a story."""
+
+    URL = "url"
+    GUID = "guid"
+    BODY_HASH = "body_hash"
+    CANONICAL_LINK = "canonical_link"
+    ATTRIBUTION = "attribution"
+    MINHASH = "minhash"

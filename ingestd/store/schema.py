@@ -1,0 +1,167 @@
+"""Table definitions (the current schema, one for SQLite and PostgreSQL).
+
+Changing a table here requires a new migration in :mod:`ingestd.store.migrations` that brings
+a database of the previous version to this shape.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on both dialects (SQLite stores it naive, in UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False, unique=True),
+    Column("name", Text),
+    Column("title", Text),
+    Column("site_url", Text),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("status", String(16), nullable=False, default="new"),  # new, ok, failing, gone
+    Column("interval_s", Float),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("body_hash", String(64)),
+    Column("next_poll_at", UtcDateTime),
+    Column("last_polled_at", UtcDateTime),
+    Column("last_success_at", UtcDateTime),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+clusters = Table(
+    "clusters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("canonical_item_id", Id, nullable=True),
+    Column("canonical_reason", String(32), nullable=False, default="earliest"),
+    Column("evidence", Text, nullable=False, default=""),
+    Column("pinned_item_id", Id, nullable=True),
+    Column("size", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("feed_id", Id, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("entry_key", Text, nullable=False),  # the GUID, else the normalised URL
+    Column("guid", Text),
+    Column("url", Text),
+    Column("url_norm", Text),
+    Column("canonical_url", Text),
+    Column("canonical_norm", Text),
+    Column("site_host", Text),
+    Column("site_name", Text),
+    Column("title", Text, nullable=False, default=""),
+    Column("published_at", UtcDateTime),
+    Column("fetched_at", UtcDateTime, nullable=False),
+    Column("text", Text, nullable=False, default=""),
+    Column("text_source", String(8), nullable=False, default="page"),
+    Column("extract_note", Text),
+    Column("body_hash", String(64)),
+    Column("n_words", Integer, nullable=False, default=0),
+    Column("shingles", LargeBinary, nullable=False, default=b""),
+    Column("narrative", LargeBinary, nullable=False, default=b""),
+    Column("minhash", LargeBinary, nullable=False, default=b""),
+    Column("attribution", Text, nullable=False, default=""),  # newline-separated source keys
+    Column("compilation", Boolean, nullable=False, default=False),
+    Column("cluster_id", Id, ForeignKey("clusters.id", ondelete="SET NULL"), nullable=True),
+    Column("role", String(16), nullable=False, default="single"),
+    Column("match_reason", String(16)),  # how it joined its cluster
+    Column("link_reason", String(16)),  # why it is a republication of the canonical item
+    Column("matched_item_id", Id),  # the item it was matched to
+    Column("similarity", Float),  # to the cluster's canonical item
+    Column("similarity_measure", String(16)),
+    Column("split", Boolean, nullable=False, default=False),  # kept out of clusters by an operator
+    UniqueConstraint("feed_id", "entry_key", name="uq_items_feed_entry"),
+)
+Index("ix_items_url_norm", items.c.url_norm)
+Index("ix_items_canonical_norm", items.c.canonical_norm)
+Index("ix_items_body_hash", items.c.body_hash)
+Index("ix_items_guid", items.c.guid)
+Index("ix_items_cluster", items.c.cluster_id)
+Index("ix_items_published", items.c.published_at)
+Index("ix_items_site", items.c.site_host, items.c.id)
+
+lsh_keys = Table(
+    "lsh_keys",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("item_id", Id, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("at", UtcDateTime, nullable=True),  # publication time (window); NULL when unknown
+)
+Index("ix_lsh_keys_item", lsh_keys.c.item_id)
+
+polls = Table(
+    "polls",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("feed_id", Id, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),  # new, unchanged, not_modified, failed
+    Column("status_code", Integer),
+    Column("entries", Integer, nullable=False, default=0),
+    Column("new_items", Integer, nullable=False, default=0),
+    Column("republications", Integer, nullable=False, default=0),
+    Column("error", Text),
+)
+Index("ix_polls_feed", polls.c.feed_id, polls.c.started_at)

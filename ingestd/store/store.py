@@ -1,0 +1,391 @@
+"""The store's public surface: :class:`Store` opens the database, :class:`Transaction` holds
+every query and write. Rows come out as the dataclasses of :mod:`ingestd.store.records`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from ingestd.config import FeedConfig
+from ingestd.errors import StoreError
+from ingestd.store import migrations
+from ingestd.store.engine import engine_for
+from ingestd.store.records import (
+    ClusterRecord,
+    FeedRecord,
+    ItemRecord,
+    ItemShingles,
+    NewItem,
+    PollRecord,
+)
+from ingestd.store.schema import clusters, feeds, items, lsh_keys, polls
+
+DEDUP_LOCK_ID = 7_140_212_002  # PostgreSQL advisory lock serialising dedup decisions
+_ITEM_COLUMNS = [c for c in items.c if c.name not in ("text", "shingles", "narrative", "minhash")]
+
+
+class Store:
+    """One database. Open with :meth:`open`; use :meth:`transaction` for every access."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, migrate: bool = True) -> Store:
+        """Connect and (by default) apply pending migrations; StoreError when impossible."""
+        engine = engine_for(url)
+        store = cls(engine)
+        if migrate:
+            try:
+                migrations.upgrade(engine)
+            except SQLAlchemyError as exc:
+                engine.dispose()
+                raise StoreError(f"store: cannot open {_safe(url)}: {_first_line(exc)}") from None
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Transaction]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            with self.engine.connect() as conn:
+                conn.info["write"] = write
+                with conn.begin():
+                    yield Transaction(conn)
+        except OperationalError as exc:
+            raise StoreError(f"store: {_first_line(exc)}") from None
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return migrations.current_version(conn)
+
+
+def _safe(url: str) -> str:
+    """The URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    message = str(getattr(exc, "orig", None) or exc)
+    return message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+
+
+class Transaction:
+    """Queries and writes within one open transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def lock_dedup(self) -> None:
+        """Serialise dedup decisions across workers (PostgreSQL; SQLite has one writer)."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DEDUP_LOCK_ID})
+
+    # --- feeds ---------------------------------------------------------------------------
+
+    def sync_feeds(self, configured: Sequence[FeedConfig], now: datetime) -> None:
+        """Make the configured feeds active (adding new ones) and the others inactive."""
+        existing = {row.url: row.id for row in self.conn.execute(select(feeds.c.url, feeds.c.id))}
+        wanted = {feed.url for feed in configured}
+        for feed in configured:
+            values = {"name": feed.name, "interval_s": feed.interval_s, "active": True}
+            if feed.url in existing:
+                self.conn.execute(
+                    update(feeds).where(feeds.c.id == existing[feed.url]).values(**values)
+                )
+            else:
+                self.conn.execute(
+                    insert(feeds).values(
+                        url=feed.url, status="new", consecutive_failures=0, created_at=now, **values
+                    )
+                )
+        gone = [feed_id for url, feed_id in existing.items() if url not in wanted]
+        if gone:
+            self.conn.execute(update(feeds).where(feeds.c.id.in_(gone)).values(active=False))
+
+    def feeds(self, active_only: bool = False) -> list[FeedRecord]:
+        query = select(feeds).order_by(feeds.c.id)
+        if active_only:
+            query = query.where(feeds.c.active.is_(True))
+        return [_feed(row) for row in self.conn.execute(query)]
+
+    def due_feeds(self, now: datetime) -> list[FeedRecord]:
+        """Active feeds never polled or whose next poll time has come, most overdue first."""
+        query = (
+            select(feeds)
+            .where(feeds.c.active.is_(True))
+            .where(or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now))
+            .order_by(feeds.c.next_poll_at.is_not(None), feeds.c.next_poll_at, feeds.c.id)
+        )
+        return [_feed(row) for row in self.conn.execute(query)]
+
+    def feed(self, feed_id: int) -> FeedRecord | None:
+        row = self.conn.execute(select(feeds).where(feeds.c.id == feed_id)).first()
+        return _feed(row) if row else None
+
+    def update_feed(self, feed_id: int, **values: Any) -> None:
+        self.conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+
+    def insert_poll(self, poll: PollRecord) -> None:
+        self.conn.execute(insert(polls).values(**poll.__dict__))
+
+    # --- items: identity ------------------------------------------------------------------
+
+    def known_entry_keys(self, feed_id: int, keys: Iterable[str]) -> set[str]:
+        """Which of these entry keys the feed already has."""
+        wanted = list(set(keys))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            query = select(items.c.entry_key).where(
+                and_(items.c.feed_id == feed_id, items.c.entry_key.in_(chunk))
+            )
+            found.update(self.conn.execute(query).scalars())
+        return found
+
+    def items_matching(
+        self, column: str, value: str, exclude_item: int | None = None
+    ) -> list[ItemRecord]:
+        """Items whose ``column`` (url_norm, canonical_norm, body_hash, guid) equals ``value``."""
+        query = _item_select().where(items.c[column] == value).order_by(items.c.id)
+        if exclude_item is not None:
+            query = query.where(items.c.id != exclude_item)
+        return [_item(row) for row in self.conn.execute(query.limit(50))]
+
+    def item_text(self, item_id: int) -> str:
+        value = self.conn.execute(select(items.c.text).where(items.c.id == item_id)).scalar()
+        return str(value or "")
+
+    # --- items: near-duplicate candidates ---------------------------------------------------
+
+    def candidates(
+        self,
+        keys: Sequence[str],
+        window: tuple[datetime, datetime] | None,
+        exclude_item: int,
+        max_key_items: int = 200,
+    ) -> dict[int, int]:
+        """Items sharing LSH/anchor keys with ``keys``: {item id: number of keys shared}.
+
+        ``window`` (earliest, latest) bounds the items' publication times; undated items are
+        always included. A key carried by more than ``max_key_items`` items is a stock phrase
+        and is ignored.
+        """
+        counts: dict[int, int] = {}
+        in_window = (
+            or_(lsh_keys.c.at.is_(None), lsh_keys.c.at.between(*window)) if window else text("1=1")
+        )
+        for start in range(0, len(keys), 400):
+            chunk = list(keys[start : start + 400])
+            common = (
+                select(lsh_keys.c.key)
+                .where(lsh_keys.c.key.in_(chunk))
+                .group_by(lsh_keys.c.key)
+                .having(func.count() > max_key_items)
+            )
+            query = (
+                select(lsh_keys.c.item_id, func.count().label("n"))
+                .where(lsh_keys.c.key.in_(chunk), in_window)
+                .where(lsh_keys.c.key.not_in(common))
+                .where(lsh_keys.c.item_id != exclude_item)
+                .group_by(lsh_keys.c.item_id)
+            )
+            for item_id, shared in self.conn.execute(query):
+                counts[int(item_id)] = counts.get(int(item_id), 0) + int(shared)
+        return counts
+
+    def site_neighbours(self, site_host: str, exclude: Sequence[int], limit: int = 8) -> list[int]:
+        """The most recent items of one site, other than ``exclude`` (to learn its template)."""
+        query = (
+            select(items.c.id)
+            .where(items.c.site_host == site_host)
+            .where(items.c.id.not_in(list(exclude)))
+            .order_by(items.c.id.desc())
+            .limit(limit)
+        )
+        return [int(value) for value in self.conn.execute(query).scalars()]
+
+    def shingles(self, ids: Iterable[int]) -> dict[int, ItemShingles]:
+        wanted = list(set(ids))
+        query = select(items.c.id, items.c.shingles, items.c.narrative).where(
+            items.c.id.in_(wanted)
+        )
+        return (
+            {
+                row.id: ItemShingles(row.id, bytes(row.shingles), bytes(row.narrative))
+                for row in self.conn.execute(query)
+            }
+            if wanted
+            else {}
+        )
+
+    # --- items: writes --------------------------------------------------------------------
+
+    def insert_item(self, item: NewItem) -> int:
+        values = dict(item.__dict__)
+        values["attribution"] = "\n".join(item.attribution)
+        result = self.conn.execute(insert(items).values(role="single", split=False, **values))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def payload(self, item_id: int) -> dict[str, Any]:
+        """An item's article and signature columns, to reuse for the same page in another feed."""
+        names = [
+            "text",
+            "text_source",
+            "extract_note",
+            "canonical_url",
+            "canonical_norm",
+            "site_name",
+            "body_hash",
+            "n_words",
+            "shingles",
+            "narrative",
+            "minhash",
+            "attribution",
+            "compilation",
+            "title",
+            "published_at",
+        ]
+        row = self.conn.execute(
+            select(*(items.c[n] for n in names)).where(items.c.id == item_id)
+        ).one()
+        return dict(row._mapping)
+
+    def insert_keys(self, item_id: int, keys: Iterable[str], at: datetime | None) -> None:
+        rows = [{"key": key, "item_id": item_id, "at": at} for key in dict.fromkeys(keys)]
+        if rows:
+            self.conn.execute(insert(lsh_keys), rows)
+
+    def set_membership(self, item_id: int, **values: Any) -> None:
+        """Update an item's cluster fields (cluster_id, role, match_reason, similarity, ...)."""
+        self.conn.execute(update(items).where(items.c.id == item_id).values(**values))
+
+    # --- items: reads ---------------------------------------------------------------------
+
+    def item(self, item_id: int) -> ItemRecord | None:
+        row = self.conn.execute(_item_select().where(items.c.id == item_id)).first()
+        return _item(row) if row else None
+
+    def items(self, ids: Iterable[int]) -> list[ItemRecord]:
+        wanted = list(set(ids))
+        if not wanted:
+            return []
+        query = _item_select().where(items.c.id.in_(wanted)).order_by(items.c.id)
+        return [_item(row) for row in self.conn.execute(query)]
+
+    def list_items(self, feed_url: str | None = None, limit: int | None = None) -> list[ItemRecord]:
+        """Items newest first (by publication, else fetch time), optionally of one feed."""
+        when = func.coalesce(items.c.published_at, items.c.fetched_at)
+        query = _item_select().order_by(when.desc(), items.c.id.desc())
+        if feed_url is not None:
+            query = query.where(feeds.c.url == feed_url)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_item(row) for row in self.conn.execute(query)]
+
+    def count_items(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(items)).scalar() or 0)
+
+    # --- clusters -------------------------------------------------------------------------
+
+    def create_cluster(self, now: datetime) -> int:
+        result = self.conn.execute(
+            insert(clusters).values(
+                canonical_reason="earliest", evidence="", size=0, created_at=now, updated_at=now
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def update_cluster(self, cluster_id: int, **values: Any) -> None:
+        self.conn.execute(update(clusters).where(clusters.c.id == cluster_id).values(**values))
+
+    def delete_cluster(self, cluster_id: int) -> None:
+        self.conn.execute(
+            update(items).where(items.c.cluster_id == cluster_id).values(cluster_id=None)
+        )
+        self.conn.execute(delete(clusters).where(clusters.c.id == cluster_id))
+
+    def cluster(self, cluster_id: int) -> ClusterRecord | None:
+        row = self.conn.execute(select(clusters).where(clusters.c.id == cluster_id)).first()
+        return _cluster(row) if row else None
+
+    def cluster_members(self, cluster_id: int) -> list[ItemRecord]:
+        query = _item_select().where(items.c.cluster_id == cluster_id).order_by(items.c.id)
+        return [_item(row) for row in self.conn.execute(query)]
+
+    def list_clusters(self, limit: int | None = None, min_size: int = 2) -> list[ClusterRecord]:
+        """Clusters of at least ``min_size`` items, most recently changed first."""
+        query = (
+            select(clusters)
+            .where(clusters.c.size >= min_size)
+            .order_by(clusters.c.updated_at.desc(), clusters.c.id.desc())
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return [_cluster(row) for row in self.conn.execute(query)]
+
+
+def _item_select() -> Any:
+    return select(*_ITEM_COLUMNS, feeds.c.url.label("feed_url")).join(
+        feeds, feeds.c.id == items.c.feed_id
+    )
+
+
+def _feed(row: Row[Any]) -> FeedRecord:
+    m = row._mapping
+    return FeedRecord(
+        id=m["id"],
+        url=m["url"],
+        name=m["name"],
+        title=m["title"],
+        site_url=m["site_url"],
+        active=bool(m["active"]),
+        status=m["status"],
+        interval_s=m["interval_s"],
+        etag=m["etag"],
+        last_modified=m["last_modified"],
+        body_hash=m["body_hash"],
+        next_poll_at=m["next_poll_at"],
+        last_polled_at=m["last_polled_at"],
+        consecutive_failures=m["consecutive_failures"],
+        last_error=m["last_error"],
+    )
+
+
+def _item(row: Row[Any]) -> ItemRecord:
+    m = dict(row._mapping)
+    m["attribution"] = tuple(line for line in (m["attribution"] or "").split("\n") if line)
+    m["compilation"] = bool(m["compilation"])
+    m["split"] = bool(m["split"])
+    m.pop("entry_key", None)
+    return ItemRecord(**m)
+
+
+def _cluster(row: Row[Any]) -> ClusterRecord:
+    return ClusterRecord(**dict(row._mapping))
