@@ -252,7 +252,7 @@ def eval_command(context: _Context, articles_path: Path, labels_path: Path, as_j
     wrong = evaluate.wrong_pairs(articles, gold, predicted, settings)
     if as_json:
         render.json_lines(
-            [{"kind": "scores", **scores.__dict__}] + [{"kind": "pair", **w} for w in wrong]
+            [{"type": "scores", **scores.__dict__}] + [{"type": "pair", **w} for w in wrong]
         )
         return
     render.eval_report(scores.__dict__, wrong)

@@ -17,8 +17,12 @@ def json_lines(objects: Iterable[dict[str, Any]]) -> None:
         sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
+PIPE_WIDTH = 160  # columns used when stdout is not a terminal (rich would assume 80)
+
+
 def _console() -> Console:
-    return Console(soft_wrap=False)
+    """A console as wide as the terminal, or ``PIPE_WIDTH`` when output is piped."""
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
 
 
 def _when(value: str | None) -> str:
