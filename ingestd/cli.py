@@ -143,6 +143,62 @@ def clusters_show(context: _Context, cluster_id: int, as_json: bool) -> None:
         render.cluster_detail(found)
 
 
+@clusters.command("explain", epilog="Example: ingest clusters explain 12 https://example.com/story")
+@click.argument("item_a")
+@click.argument("item_b")
+@json_option
+@click.pass_obj
+@_errors
+def clusters_explain(context: _Context, item_a: str, item_b: str, as_json: bool) -> None:
+    """Why two items (ids or URLs) are, or are not, the same article."""
+    from ingestd import explain, render
+
+    settings = context.settings().dedup
+    found = _read(context, lambda tx: explain.explain(tx, item_a, item_b, settings))
+    if as_json:
+        render.json_lines([found])
+    else:
+        render.explanation(found)
+
+
+@clusters.command("pin", epilog="Example: ingest clusters pin https://example.com/original-story")
+@click.argument("item")
+@click.pass_obj
+@_errors
+def clusters_pin(context: _Context, item: str) -> None:
+    """Make ITEM (id or URL) the canonical item of its cluster, for good."""
+    from ingestd import curation
+
+    settings = context.settings().dedup
+    pinned = _write(context, lambda tx: curation.pin(tx, item, settings))
+    click.echo(f"item {pinned.id} is now the canonical item of cluster {pinned.cluster_id}")
+
+
+@clusters.command("split", epilog="Example: ingest clusters split 57")
+@click.argument("item")
+@click.pass_obj
+@_errors
+def clusters_split(context: _Context, item: str) -> None:
+    """Take ITEM (id or URL) out of its cluster; later polls never match it again."""
+    from ingestd import curation
+
+    settings = context.settings().dedup
+    done = _write(context, lambda tx: curation.split(tx, item, settings))
+    click.echo(f"item {done.id} split out of cluster {done.cluster_id}; it stays on its own")
+
+
+@clusters.command("unsplit", epilog="Example: ingest clusters unsplit 57")
+@click.argument("item")
+@click.pass_obj
+@_errors
+def clusters_unsplit(context: _Context, item: str) -> None:
+    """Let dedup match ITEM (id or URL) again, from the next new item on."""
+    from ingestd import curation
+
+    done = _write(context, lambda tx: curation.unsplit(tx, item))
+    click.echo(f"item {done.id} can be matched again")
+
+
 @main.group()
 def items() -> None:
     """Inspect stored items."""
@@ -205,15 +261,20 @@ def db_status(context: _Context) -> None:
     click.echo(f"schema version {version} ({state})")
 
 
-def _read(context: _Context, fn: Callable[[Any], Any]) -> Any:
+def _read(context: _Context, fn: Callable[[Any], Any], write: bool = False) -> Any:
+    """Run ``fn`` in one transaction on the configured database."""
     from ingestd.store import Store
 
     store = Store.open(context.settings().database_url)
     try:
-        with store.transaction(write=False) as tx:
+        with store.transaction(write=write) as tx:
             return fn(tx)
     finally:
         store.close()
+
+
+def _write(context: _Context, fn: Callable[[Any], Any]) -> Any:
+    return _read(context, fn, write=True)
 
 
 @main.command(

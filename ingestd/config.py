@@ -43,14 +43,15 @@ class HttpSettings:
 class DedupSettings:
     """Parameters of duplicate detection (see README, "How dedup decides")."""
 
-    window_days: float = 30.0  # only items published this recently are compared
+    window_days: float = 30.0  # new items are compared with items stored in the last N days
     shingle_words: int = 5  # words per shingle
     num_perm: int = 128  # MinHash permutations
     bands: int = 32  # LSH bands (num_perm / bands rows each)
     anchor_every: int = 16  # keep one shingle hash in this many as an excerpt anchor
     jaccard_threshold: float = 0.5  # estimated Jaccard at or above which texts are copies
     containment_threshold: float = 0.5  # share of the shorter text found in the longer
-    min_shingles: int = 30  # texts with fewer shingles only match verbatim (body hash)
+    min_shingles: int = 30  # shorter texts must be near-verbatim copies to match
+    narrative_containment: float = 0.25  # containment needed outside quotations too
 
 
 @dataclass(frozen=True)
@@ -342,6 +343,9 @@ def _dedup(section: _Section) -> DedupSettings:
             "containment_threshold", d.containment_threshold, _number(0.05, 1)
         ),
         min_shingles=section.get("min_shingles", d.min_shingles, _integer(1, 100_000)),
+        narrative_containment=section.get(
+            "narrative_containment", d.narrative_containment, _number(0, 1)
+        ),
     )
 
 

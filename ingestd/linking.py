@@ -39,8 +39,12 @@ class LinkOutcome:
 
 
 def thresholds(settings: DedupSettings) -> Thresholds:
+    """The verdict's thresholds from the ``[dedup]`` settings."""
     return Thresholds(
-        settings.jaccard_threshold, settings.containment_threshold, settings.min_shingles
+        settings.jaccard_threshold,
+        settings.containment_threshold,
+        settings.min_shingles,
+        settings.narrative_containment,
     )
 
 
@@ -53,7 +57,7 @@ def link_new_item(
     now: datetime,
 ) -> LinkOutcome:
     """Store the item's keys, find what it copies, update clusters and their canonical items."""
-    tx.insert_keys(item_id, (*sig.band_keys, *sig.anchor_keys), item.published_at)
+    tx.insert_keys(item_id, (*sig.band_keys, *sig.anchor_keys), item.fetched_at)
     matches = _identity_matches(tx, item_id, item) or _near_matches(
         tx, item_id, item, sig, settings
     )
@@ -138,18 +142,12 @@ def _identity_matches(tx: Transaction, item_id: int, item: NewItem) -> list[Matc
     return list(found.values())
 
 
-def _window(at: datetime | None, days: float) -> tuple[datetime, datetime] | None:
-    if at is None:
-        return None
-    return at - timedelta(days=days), at + timedelta(days=days)
-
-
 def _near_matches(
     tx: Transaction, item_id: int, item: NewItem, sig: Signature, settings: DedupSettings
 ) -> list[Match]:
-    window = _window(item.published_at, settings.window_days)
-    by_band = tx.candidates(sig.band_keys, window, item_id)
-    by_anchor = tx.candidates(sig.anchor_keys, window, item_id)
+    since = item.fetched_at - timedelta(days=settings.window_days)
+    by_band = tx.candidates(sig.band_keys, since, item_id)
+    by_anchor = tx.candidates(sig.anchor_keys, since, item_id)
     needed = 1 if len(sig.anchor_keys) < 4 else 2
     scores = dict(by_band)
     for candidate, shared in by_anchor.items():

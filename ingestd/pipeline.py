@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -135,7 +135,18 @@ class Pipeline:
         summary = RunSummary()
         for outcome in await asyncio.gather(*(self.poll(feed, fetcher) for feed in due)):
             summary.add(outcome)
+        await self.prune_index()
         return summary
+
+    async def prune_index(self) -> int:
+        """Drop the dedup keys of items stored before the window, in small transactions."""
+        before = datetime.now(UTC) - timedelta(days=self.settings.dedup.window_days)
+        total = 0
+        while pruned := await self.db(lambda tx: tx.prune_keys(before)):
+            total += pruned
+        if total:
+            log.info("pruned dedup keys", items=total)
+        return total
 
     def _allow_private(self, feed: FeedRecord) -> bool | None:
         config = self.feed_configs.get(feed.url, FeedConfig(feed.url))

@@ -119,3 +119,37 @@ def eval_report(scores: dict[str, Any], wrong: list[dict[str, Any]]) -> None:
             f"containment {pair['containment_a']:.2f}/{pair['containment_b']:.2f}; "
             f"direct verdict: {pair['direct_verdict']} ({pair['why']})"
         )
+
+
+def explanation(found: dict[str, Any]) -> None:
+    """``clusters explain`` in words, then the numbers."""
+    console = _console()
+    for side in ("a", "b"):
+        item = found[side]
+        console.print(f"[bold]{side.upper()}[/bold] item {item['id']}: {item['title'] or '-'}")
+        console.print(
+            f"   {item['url']}  ({item['site'] or '-'}, {item['words']} words, {item['role']})"
+        )
+    console.print()
+    console.print(found["summary"])
+    console.print()
+    estimate = found["estimated_jaccard"]
+    limits = found["thresholds"]
+    rows = [
+        ("MinHash estimate of Jaccard", "-" if estimate is None else f"{estimate:.2f}"),
+        ("exact Jaccard", f"{found['jaccard']:.2f} (copy at ≥ {limits['jaccard']:.2f})"),
+        ("share of A found in B", f"{found['containment_a_in_b']:.2f}"),
+        ("share of B found in A", f"{found['containment_b_in_a']:.2f}"),
+        (
+            "containment of the shorter, outside quotations",
+            f"{found['narrative_containment']:.2f} (needs ≥ {limits['narrative_containment']:.2f})",
+        ),
+        ("containment threshold", f"{limits['containment']:.2f}"),
+        ("shingles A / B / shared", "{a} / {b} / {shared}".format(**found["shingles"])),
+    ]
+    table = Table(show_header=False, expand=False)
+    table.add_column("measure")
+    table.add_column("value")
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)

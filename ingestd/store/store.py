@@ -187,20 +187,17 @@ class Transaction:
     def candidates(
         self,
         keys: Sequence[str],
-        window: tuple[datetime, datetime] | None,
+        since: datetime | None,
         exclude_item: int,
         max_key_items: int = 200,
     ) -> dict[int, int]:
         """Items sharing LSH/anchor keys with ``keys``: {item id: number of keys shared}.
 
-        ``window`` (earliest, latest) bounds the items' publication times; undated items are
-        always included. A key carried by more than ``max_key_items`` items is a stock phrase
-        and is ignored.
+        Only items stored at or after ``since`` (the dedup window) count. A key carried by more
+        than ``max_key_items`` items is a stock phrase and is ignored.
         """
         counts: dict[int, int] = {}
-        in_window = (
-            or_(lsh_keys.c.at.is_(None), lsh_keys.c.at.between(*window)) if window else text("1=1")
-        )
+        in_window = lsh_keys.c.at >= since if since is not None else text("1=1")
         for start in range(0, len(keys), 400):
             chunk = list(keys[start : start + 400])
             common = (
@@ -219,6 +216,12 @@ class Transaction:
             for item_id, shared in self.conn.execute(query):
                 counts[int(item_id)] = counts.get(int(item_id), 0) + int(shared)
         return counts
+
+    def minhashes(self, ids: Iterable[int]) -> dict[int, bytes]:
+        """Stored MinHash values (uint32 bytes) of the given items."""
+        wanted = list(set(ids))
+        query = select(items.c.id, items.c.minhash).where(items.c.id.in_(wanted))
+        return {int(row.id): bytes(row.minhash) for row in self.conn.execute(query)}
 
     def site_neighbours(self, site_host: str, exclude: Sequence[int], limit: int = 8) -> list[int]:
         """The most recent items of one site, other than ``exclude`` (to learn its template)."""
@@ -277,7 +280,24 @@ class Transaction:
         ).one()
         return dict(row._mapping)
 
-    def insert_keys(self, item_id: int, keys: Iterable[str], at: datetime | None) -> None:
+    def prune_keys(self, before: datetime, batch_items: int = 500) -> int:
+        """Delete the keys of up to ``batch_items`` items stored before ``before``.
+
+        Returns how many items lost their keys (0 when nothing is left to prune). The items
+        themselves stay; they are just no longer dedup candidates.
+        """
+        old = (
+            select(lsh_keys.c.item_id)
+            .where(lsh_keys.c.at < before)
+            .group_by(lsh_keys.c.item_id)
+            .limit(batch_items)
+        )
+        ids = [int(value) for value in self.conn.execute(old).scalars()]
+        if ids:
+            self.conn.execute(delete(lsh_keys).where(lsh_keys.c.item_id.in_(ids)))
+        return len(ids)
+
+    def insert_keys(self, item_id: int, keys: Iterable[str], at: datetime) -> None:
         rows = [{"key": key, "item_id": item_id, "at": at} for key in dict.fromkeys(keys)]
         if rows:
             self.conn.execute(insert(lsh_keys), rows)
