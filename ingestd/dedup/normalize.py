@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 MIN_PARAGRAPH_WORDS = 5  # shorter paragraphs are furniture ("Advertisement", "Share")
 BOILERPLATE_MAX_WORDS = 40  # boilerplate patterns only apply to paragraphs this short
@@ -49,30 +50,127 @@ _BOILERPLATE = re.compile(
 )
 
 
+_QUOTATION = re.compile(r"[“\"„«][^“”\"„«»]{0,2000}?[”\"“»]")
+_QUOTE_MARKS = frozenset('“”"„«»')
+
+
+@dataclass(frozen=True)
+class StoryParagraph:
+    """One paragraph of story text: its words, and its words outside quotations."""
+
+    text: str
+    words: list[str]
+    narrative: list[str]
+
+
 def paragraphs(text: str) -> list[str]:
     """Non-empty paragraphs of a text whose paragraphs are separated by newlines."""
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def is_furniture(paragraph: str) -> bool:
+# Words one of the boilerplate patterns needs; a paragraph with none of them skips the regex.
+_TRIGGERS = frozenset(
+    (
+        "sign",
+        "subscribe",
+        "newsletter",
+        "unsubscribe",
+        "inbox",
+        "share",
+        "tweet",
+        "email",
+        "print",
+        "follow",
+        "by",
+        "von",
+        "par",
+        "por",
+        "di",
+        "door",
+        "av",
+        "przez",
+        "staff",
+        "correspondent",
+        "reporter",
+        "contributed",
+        "associated",
+        "c",
+        "copyright",
+        "rights",
+        "may",
+        "photo",
+        "image",
+        "video",
+        "file",
+        "illustration",
+        "graphic",
+        "getty",
+        "shutterstock",
+        "ap",
+        "reuters",
+        "afp",
+        "epa",
+        "originally",
+        "first",
+        "republished",
+        "reprinted",
+        "reposted",
+        "syndicated",
+        "read",
+        "click",
+        "continue",
+        "related",
+        "advertisement",
+        "sponsored",
+        "cookie",
+        "cookies",
+        "javascript",
+        "updated",
+        "published",
+        "posted",
+        "modified",
+        "comment",
+        "comments",
+        "reply",
+        "conversation",
+        "story",
+        "article",
+        "report",
+    )
+)
+
+
+def is_furniture(paragraph: str, words: list[str] | None = None) -> bool:
     """True for a paragraph that is site furniture rather than story text."""
-    words = _WORD.findall(paragraph)
+    words = tokens(paragraph) if words is None else words
     if len(words) < MIN_PARAGRAPH_WORDS:
         return True
-    return len(words) <= BOILERPLATE_MAX_WORDS and bool(_BOILERPLATE.search(paragraph))
+    if len(words) > BOILERPLATE_MAX_WORDS:
+        return False
+    if "©" not in paragraph and _TRIGGERS.isdisjoint(words):
+        return False
+    return bool(_BOILERPLATE.search(paragraph))
+
+
+def analyse(text: str) -> list[StoryParagraph]:
+    """The story paragraphs of ``text`` (furniture dropped, datelines stripped), tokenised."""
+    kept: list[StoryParagraph] = []
+    for paragraph in paragraphs(text):
+        words = tokens(paragraph)
+        if is_furniture(paragraph, words):
+            continue
+        if not kept and _DATELINE.match(paragraph):
+            paragraph = _DATELINE.sub("", paragraph, count=1)
+            words = tokens(paragraph)
+        quoted = not _QUOTE_MARKS.isdisjoint(paragraph)
+        narrative = tokens(without_quotations(paragraph)) if quoted else words
+        kept.append(StoryParagraph(paragraph, words, narrative))
+    return kept
 
 
 def story_paragraphs(text: str) -> list[str]:
     """The paragraphs that carry the story, datelines stripped."""
-    kept = []
-    for paragraph in paragraphs(text):
-        if is_furniture(paragraph):
-            continue
-        kept.append(_DATELINE.sub("", paragraph, count=1))
-    return kept
-
-
-_QUOTATION = re.compile(r"[“\"„«][^“”\"„«»]{0,2000}?[”\"“»]")
+    return [paragraph.text for paragraph in analyse(text)]
 
 
 def without_quotations(paragraph: str) -> str:
@@ -89,6 +187,6 @@ def tokens(text: str) -> list[str]:
 def story_tokens(text: str, narrative_only: bool = False) -> list[str]:
     """Tokens of the story paragraphs of ``text``, in order; without quotations if asked."""
     words: list[str] = []
-    for paragraph in story_paragraphs(text):
-        words.extend(tokens(without_quotations(paragraph) if narrative_only else paragraph))
+    for paragraph in analyse(text):
+        words.extend(paragraph.narrative if narrative_only else paragraph.words)
     return words

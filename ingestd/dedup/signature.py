@@ -14,15 +14,18 @@ shingles of ``shingle_words`` words, each hashed to 32 bits. From the set of has
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from datasketch import MinHash
 
 from ingestd.dedup.attribution import credited_sources
-from ingestd.dedup.normalize import story_paragraphs, story_tokens, tokens
+from ingestd.dedup.normalize import StoryParagraph, analyse, story_tokens, tokens
 from ingestd.model import Signature
 
 _COMPILATION_TITLE = re.compile(
@@ -43,24 +46,40 @@ class SignatureParams:
     anchor_every: int = 16
 
 
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
+_STEP = np.uint64(0x9E3779B97F4A7C15)
+
+
 def _hash32(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little")
 
 
-def _hash_bytes(data: bytes) -> bytes:
-    """datasketch's hash function: our 32-bit shingle hash, already computed, as bytes."""
-    return data
+def _mix(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: spreads every input bit over the output (uint64, wrapping)."""
+    values = values ^ (values >> np.uint64(30))
+    values = values * _MIX_1
+    values = values ^ (values >> np.uint64(27))
+    values = values * _MIX_2
+    mixed: np.ndarray = values ^ (values >> np.uint64(31))
+    return mixed
 
 
 def shingle_hashes(words: list[str], size: int) -> list[int]:
-    """Sorted distinct 32-bit hashes of the ``size``-word shingles (one shingle if shorter)."""
+    """Sorted distinct 32-bit hashes of the ``size``-word shingles (one shingle if shorter).
+
+    Each word is hashed once (CRC-32); a shingle's hash mixes its words' hashes in order.
+    """
     if not words:
         return []
-    if len(words) < size:
-        grams = [" ".join(words)]
-    else:
-        grams = [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
-    return sorted({_hash32(gram.encode("utf-8")) for gram in grams})
+    ids = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), np.uint64, len(words))
+    width = min(size, len(ids))
+    count = len(ids) - width + 1
+    with np.errstate(over="ignore"):
+        combined = np.zeros(count, dtype=np.uint64)
+        for offset in range(width):
+            combined = _mix(combined * _STEP + ids[offset : offset + count])
+    return np.unique(combined >> np.uint64(32)).tolist()  # type: ignore[no-any-return]
 
 
 def pack_hashes(hashes: list[int]) -> bytes:
@@ -70,13 +89,31 @@ def pack_hashes(hashes: list[int]) -> bytes:
 
 def body_hash(text: str) -> str:
     """Hash of the text's story tokens: equal for copies that differ only in furniture."""
-    words = story_tokens(text) or tokens(text)
+    return _body_hash(story_tokens(text) or tokens(text))
+
+
+def _body_hash(words: list[str]) -> str:
     return hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=16).hexdigest()
 
 
+MINHASH_SCHEME = "affine32"  # datasketch's 32-bit permutations; stored values depend on it
+
+
+@functools.cache
+def _permutations(num_perm: int) -> Any:
+    """datasketch's permutations for our seed, made once (they cost more than a signature)."""
+    return MinHash(num_perm=num_perm, seed=1, scheme=MINHASH_SCHEME).permutations
+
+
 def minhash_values(hashes: list[int], num_perm: int) -> np.ndarray:
-    """MinHash values (uint64 array of ``num_perm``) over precomputed 32-bit hashes."""
-    sketch = MinHash(num_perm=num_perm, seed=1, hashfunc=lambda value: value)
+    """MinHash values (``num_perm`` of them, below 2**32) over precomputed 32-bit hashes."""
+    sketch = MinHash(
+        num_perm=num_perm,
+        seed=1,
+        hashfunc=lambda value: value,
+        permutations=_permutations(num_perm),
+        scheme=MINHASH_SCHEME,
+    )
     if hashes:
         sketch.update_batch(hashes)
     values: np.ndarray = sketch.hashvalues
@@ -103,30 +140,31 @@ def anchor_keys(hashes: list[int], every: int) -> tuple[str, ...]:
 PARAGRAPH_KEY_WORDS = 8  # words of a paragraph's opening that make its key
 
 
-def paragraph_keys(text: str) -> tuple[str, ...]:
+def paragraph_keys(story: list[StoryParagraph]) -> tuple[str, ...]:
     """``"p:<hash>"`` of the first words of every story paragraph long enough to be distinctive."""
     keys = []
-    for paragraph in story_paragraphs(text):
-        words = tokens(paragraph)
-        if len(words) >= PARAGRAPH_KEY_WORDS:
-            opening = " ".join(words[:PARAGRAPH_KEY_WORDS]).encode("utf-8")
+    for paragraph in story:
+        if len(paragraph.words) >= PARAGRAPH_KEY_WORDS:
+            opening = " ".join(paragraph.words[:PARAGRAPH_KEY_WORDS]).encode("utf-8")
             keys.append(f"p:{_hash32(opening):08x}")
     return tuple(dict.fromkeys(keys))
 
 
 def make_signature(text: str, title: str, params: SignatureParams) -> Signature:
     """The full signature of an article text (and its title, for compilation hints)."""
-    words = story_tokens(text)
+    story = analyse(text)
+    words = [word for paragraph in story for word in paragraph.words]
+    narrative = [word for paragraph in story for word in paragraph.narrative]
     hashes = shingle_hashes(words, params.shingle_words)
     values = minhash_values(hashes, params.num_perm)
     return Signature(
-        body_hash=body_hash(text),
+        body_hash=_body_hash(words or tokens(text)),
         n_words=len(words),
         shingles=pack_hashes(hashes),
-        narrative=pack_hashes(shingle_hashes(story_tokens(text, True), params.shingle_words)),
+        narrative=pack_hashes(shingle_hashes(narrative, params.shingle_words)),
         minhash=values.astype("<u4").tobytes(),
         band_keys=band_keys(values, params.bands) if hashes else (),
-        anchor_keys=anchor_keys(hashes, params.anchor_every) + paragraph_keys(text),
+        anchor_keys=anchor_keys(hashes, params.anchor_every) + paragraph_keys(story),
         attribution=credited_sources(text),
         compilation_hint=bool(_COMPILATION_TITLE.search(title or "")),
     )
