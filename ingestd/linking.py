@@ -21,7 +21,7 @@ from ingestd.dedup.compare import Overlap, Thresholds, as_hashes, overlap, verdi
 from ingestd.model import Reason, Role, Signature
 from ingestd.store import ItemRecord, NewItem, Transaction
 from ingestd.store.records import ItemShingles
-from ingestd.urls import same_site
+from ingestd.urls import is_home_page, same_site
 
 MIN_HASH_WORDS = 20  # texts shorter than this are not matched by body hash alone
 MAX_CANDIDATES = 100  # verified per new item, most shared keys first
@@ -104,53 +104,62 @@ def _absorb(tx: Transaction, cluster_id: int, other: Match, via_item: int) -> No
 
 
 def _identity_matches(tx: Transaction, item_id: int, item: NewItem) -> list[Match]:
+    """Stored items that are this item by URL, canonical link, GUID or identical text."""
+    canonical = (
+        item.canonical_norm
+        if item.canonical_norm and not is_home_page(item.canonical_norm)
+        else None
+    )
+    pages = [value for value in (item.url_norm, canonical) if value]
+    guid = item.guid if item.guid and len(item.guid) >= 8 else None
+    text = item.body_hash if item.body_hash and item.n_words >= MIN_HASH_WORDS else None
+    values = {
+        "url_norm": pages,
+        "canonical_norm": pages,
+        "guid": [guid] if guid else [],
+        "body_hash": [text] if text else [],
+    }
     found: dict[int, Match] = {}
-
-    def add(records: list[ItemRecord], reason: Reason, why: str) -> None:
-        for record in records:
-            if record.id not in found and not record.split:
-                found[record.id] = Match(
-                    record.id, record.cluster_id, reason.value, 1.0, "identity", why, record.title
-                )
-
-    if item.url_norm:
-        add(tx.items_matching("url_norm", item.url_norm, item_id), Reason.URL, "the same URL")
-        add(
-            tx.items_matching("canonical_norm", item.url_norm, item_id),
-            Reason.CANONICAL_LINK,
-            "another page declares this URL as its canonical page",
-        )
-    if item.guid and len(item.guid) >= 8:
-        same_guid = [
-            r for r in tx.items_matching("guid", item.guid, item_id) if r.feed_id != item.feed_id
-        ]
-        add(same_guid, Reason.GUID, "the same entry id (GUID) in another feed")
-    if item.canonical_norm and item.canonical_norm != item.url_norm:
-        why = "its canonical link points to this page"
-        add(tx.items_matching("url_norm", item.canonical_norm, item_id), Reason.CANONICAL_LINK, why)
-        add(
-            tx.items_matching("canonical_norm", item.canonical_norm, item_id),
-            Reason.CANONICAL_LINK,
-            "both declare the same canonical page",
-        )
-    if item.body_hash and item.n_words >= MIN_HASH_WORDS:
-        add(
-            tx.items_matching("body_hash", item.body_hash, item_id),
-            Reason.BODY_HASH,
-            "identical article text",
+    for column, record in tx.identity_candidates(values, item_id):
+        reason = _identity_reason(column, record, item)
+        if reason is None or record.split or record.id in found:
+            continue
+        found[record.id] = Match(
+            record.id, record.cluster_id, reason[0].value, 1.0, "identity", reason[1], record.title
         )
     return list(found.values())
+
+
+def _identity_reason(column: str, record: ItemRecord, item: NewItem) -> tuple[Reason, str] | None:
+    """Why a stored item found by the identity query is this item, if it is."""
+    if column == "url_norm":
+        if record.url_norm == item.url_norm:
+            return Reason.URL, "the same URL"
+        return Reason.CANONICAL_LINK, "its canonical link points to this page"
+    if column == "canonical_norm":
+        if record.canonical_norm and is_home_page(record.canonical_norm):
+            return None
+        if record.canonical_norm == item.url_norm:
+            return Reason.CANONICAL_LINK, "that page declares this URL as its canonical page"
+        return Reason.CANONICAL_LINK, "both declare the same canonical page"
+    if column == "guid":
+        same_feed = record.feed_id == item.feed_id
+        return None if same_feed else (Reason.GUID, "the same entry id (GUID) in another feed")
+    return Reason.BODY_HASH, "identical article text"
 
 
 def _near_matches(
     tx: Transaction, item_id: int, item: NewItem, sig: Signature, settings: DedupSettings
 ) -> list[Match]:
     since = item.fetched_at - timedelta(days=settings.window_days)
-    by_band = tx.candidates(sig.band_keys, since, item_id)
-    by_anchor = tx.candidates(sig.anchor_keys, since, item_id)
+    found_by = tx.candidates((*sig.band_keys, *sig.anchor_keys), since, item_id)
     needed = 1 if len(sig.anchor_keys) < 4 else 2
-    scores = dict(by_band)
-    for candidate, shared in by_anchor.items():
+    scores = dict(found_by.get("b", {}))
+    excerpts: dict[int, int] = {}
+    for kind in ("a", "p"):
+        for candidate, shared in found_by.get(kind, {}).items():
+            excerpts[candidate] = excerpts.get(candidate, 0) + shared
+    for candidate, shared in excerpts.items():
         if shared >= needed:
             scores[candidate] = scores.get(candidate, 0) + shared
     ranked = sorted(scores, key=lambda c: (-scores[c], c))[:MAX_CANDIDATES]

@@ -87,3 +87,9 @@ def same_site(host_a: str | None, host_b: str | None) -> bool:
     if not host_a or not host_b:
         return False
     return host_a == host_b or host_a.endswith("." + host_b) or host_b.endswith("." + host_a)
+
+
+def is_home_page(url_norm: str) -> bool:
+    """True for a site's front page (some sites declare it as every page's canonical URL)."""
+    path = url_norm.split("://", 1)[-1].partition("/")[2]
+    return path.split("?", 1)[0] in ("", "index.html", "index.php", "index.htm", "home")

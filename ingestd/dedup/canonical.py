@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ingestd.dedup.attribution import source_key
-from ingestd.urls import same_site, site_host
+from ingestd.urls import is_home_page, same_site, site_host
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _canonical_votes(member: Member, members: list[Member]) -> list[Vote]:
             continue
         exact = member.canonical_norm in (other.url_norm, other.canonical_norm)
         if exact or (
-            same_site(target_host, other.site_host) and not _is_home(member.canonical_norm)
+            same_site(target_host, other.site_host) and not is_home_page(member.canonical_norm)
         ):
             evidence = f"{member.url} declares its canonical page is {member.canonical_url}"
             votes.append(Vote(member.id, other.id, "canonical_link", evidence))
@@ -104,11 +104,6 @@ def _credits(credited: str, member: Member) -> bool:
     host = member.site_host or ""
     label = host.rsplit(".", 2)[-2] if host.count(".") >= 1 else host
     return bool(label) and credited.replace(" ", "") == label.replace("-", "")
-
-
-def _is_home(url_norm: str) -> bool:
-    path = url_norm.split("://", 1)[-1].partition("/")[2]
-    return path in ("", "index.html", "index.php")
 
 
 def choose_canonical(members: list[Member], pinned: int | None = None) -> CanonicalChoice:

@@ -146,7 +146,7 @@ lsh_keys = Table(
     metadata,
     Column("key", String(40), primary_key=True),
     Column("item_id", Id, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
-    Column("at", UtcDateTime, nullable=False),  # when the item was stored (the dedup window)
+    Column("at", BigInteger, nullable=False),  # when the item was stored, Unix seconds (window)
 )
 Index("ix_lsh_keys_item", lsh_keys.c.item_id)
 Index("ix_lsh_keys_at", lsh_keys.c.at)

@@ -4,7 +4,7 @@ every query and write. Rows come out as the dataclasses of :mod:`ingestd.store.r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Engine,
     Row,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -190,32 +191,47 @@ class Transaction:
         since: datetime | None,
         exclude_item: int,
         max_key_items: int = 200,
-    ) -> dict[int, int]:
-        """Items sharing LSH/anchor keys with ``keys``: {item id: number of keys shared}.
+    ) -> dict[str, dict[int, int]]:
+        """Items sharing keys with ``keys``, by key kind: {"b": {item id: keys shared}, ...}.
 
-        Only items stored at or after ``since`` (the dedup window) count. A key carried by more
-        than ``max_key_items`` items is a stock phrase and is ignored.
+        The kind is the key's prefix (``b`` LSH band, ``a`` anchor, ``p`` paragraph). Only items
+        stored at or after ``since`` (the dedup window) count. A key carried by more than
+        ``max_key_items`` items is a stock phrase and is ignored.
         """
-        counts: dict[int, int] = {}
-        in_window = lsh_keys.c.at >= since if since is not None else text("1=1")
-        for start in range(0, len(keys), 400):
-            chunk = list(keys[start : start + 400])
-            common = (
-                select(lsh_keys.c.key)
-                .where(lsh_keys.c.key.in_(chunk))
-                .group_by(lsh_keys.c.key)
-                .having(func.count() > max_key_items)
-            )
-            query = (
-                select(lsh_keys.c.item_id, func.count().label("n"))
-                .where(lsh_keys.c.key.in_(chunk), in_window)
-                .where(lsh_keys.c.key.not_in(common))
-                .where(lsh_keys.c.item_id != exclude_item)
-                .group_by(lsh_keys.c.item_id)
-            )
-            for item_id, shared in self.conn.execute(query):
-                counts[int(item_id)] = counts.get(int(item_id), 0) + int(shared)
+        holders: dict[str, list[int]] = {}
+        floor = int(since.timestamp()) if since is not None else 0
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            for key, item_id in self.conn.execute(_KEY_HOLDERS, {"keys": chunk, "since": floor}):
+                holders.setdefault(key, []).append(int(item_id))
+        counts: dict[str, dict[int, int]] = {}
+        for key, found in holders.items():
+            if len(found) > max_key_items:
+                continue
+            kind = counts.setdefault(key.split(":", 1)[0], {})
+            for item_id in found:
+                if item_id != exclude_item:
+                    kind[item_id] = kind.get(item_id, 0) + 1
         return counts
+
+    def identity_candidates(
+        self, values: Mapping[str, Sequence[str]], exclude_item: int
+    ) -> list[tuple[str, ItemRecord]]:
+        """Items whose column equals one of the given values: [(column, item), ...].
+
+        ``values`` maps a column (url_norm, canonical_norm, guid, body_hash) to the values to
+        look for; one query answers all of them.
+        """
+        params = {column: list(values.get(column, ())) for column in _IDENTITY_COLUMNS}
+        if not any(params.values()):
+            return []
+        found = []
+        for row in self.conn.execute(_IDENTITY, {**params, "exclude": exclude_item}):
+            record = _item(row)
+            for column, wanted in values.items():
+                if getattr(record, column) in wanted:
+                    found.append((column, record))
+        return found
 
     def minhashes(self, ids: Iterable[int]) -> dict[int, bytes]:
         """Stored MinHash values (uint32 bytes) of the given items."""
@@ -288,7 +304,7 @@ class Transaction:
         """
         old = (
             select(lsh_keys.c.item_id)
-            .where(lsh_keys.c.at < before)
+            .where(lsh_keys.c.at < int(before.timestamp()))
             .group_by(lsh_keys.c.item_id)
             .limit(batch_items)
         )
@@ -298,9 +314,18 @@ class Transaction:
         return len(ids)
 
     def insert_keys(self, item_id: int, keys: Iterable[str], at: datetime) -> None:
-        rows = [{"key": key, "item_id": item_id, "at": at} for key in dict.fromkeys(keys)]
-        if rows:
-            self.conn.execute(insert(lsh_keys), rows)
+        """Index an item under its dedup keys (one row per distinct key).
+
+        Sent with the driver's executemany: this is the hottest write of an ingest, and
+        SQLAlchemy's per-row parameter processing would cost more than the insert itself.
+        """
+        stamp = int(at.timestamp())
+        rows = [(key, item_id, stamp) for key in dict.fromkeys(keys)]
+        if not rows:
+            return
+        marker = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        statement = f"INSERT INTO lsh_keys (key, item_id, at) VALUES ({marker}, {marker}, {marker})"
+        self.conn.exec_driver_sql(statement, rows)
 
     def set_membership(self, item_id: int, **values: Any) -> None:
         """Update an item's cluster fields (cluster_id, role, match_reason, similarity, ...)."""
@@ -371,6 +396,23 @@ class Transaction:
         return [_cluster(row) for row in self.conn.execute(query)]
 
 
+_KEY_HOLDERS = select(lsh_keys.c.key, lsh_keys.c.item_id).where(
+    lsh_keys.c.key.in_(bindparam("keys", expanding=True)), lsh_keys.c.at >= bindparam("since")
+)
+_IDENTITY_COLUMNS = ("url_norm", "canonical_norm", "guid", "body_hash")
+
+
+def _identity_statement() -> Any:
+    """Items equal on any identity column; parameters named after the columns (lists)."""
+    matches = [items.c[name].in_(bindparam(name, expanding=True)) for name in _IDENTITY_COLUMNS]
+    return (
+        _item_select()
+        .where(or_(*matches), items.c.id != bindparam("exclude"))
+        .order_by(items.c.id)
+        .limit(200)
+    )
+
+
 def _item_select() -> Any:
     return select(*_ITEM_COLUMNS, feeds.c.url.label("feed_url")).join(
         feeds, feeds.c.id == items.c.feed_id
@@ -409,3 +451,6 @@ def _item(row: Row[Any]) -> ItemRecord:
 
 def _cluster(row: Row[Any]) -> ClusterRecord:
     return ClusterRecord(**dict(row._mapping))
+
+
+_IDENTITY = _identity_statement()
