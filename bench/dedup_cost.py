@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingestd.config import DedupSettings  # noqa: E402
-from ingestd.dedup.signature import SignatureParams, make_signature  # noqa: E402
-from ingestd.linking import link_new_item  # noqa: E402
-from ingestd.store import NewItem, Store  # noqa: E402
-from ingestd.store.schema import feeds  # noqa: E402
+from ingestd.config import DedupSettings
+from ingestd.dedup.signature import SignatureParams, make_signature
+from ingestd.linking import link_new_item
+from ingestd.store import NewItem, Store
+from ingestd.store.schema import feeds
 
 
 def vocabulary(size: int, rng: random.Random) -> list[str]:
@@ -46,12 +46,27 @@ def article(words: list[str], weights: list[float], rng: random.Random) -> str:
 def new_item(feed_id: int, key: str, text: str, params: SignatureParams, now: datetime):
     sig = make_signature(text, "", params)
     item = NewItem(
-        feed_id=feed_id, entry_key=key, guid=None, url=f"https://site{feed_id}.example/{key}",
-        url_norm=f"http://site{feed_id}.example/{key}", canonical_url=None, canonical_norm=None,
-        site_host=f"site{feed_id}.example", site_name=None, title=key, published_at=now,
-        fetched_at=now, text=text, text_source="page", extract_note=None,
-        body_hash=sig.body_hash, n_words=sig.n_words, shingles=sig.shingles,
-        narrative=sig.narrative, minhash=sig.minhash, attribution=sig.attribution,
+        feed_id=feed_id,
+        entry_key=key,
+        guid=None,
+        url=f"https://site{feed_id}.example/{key}",
+        url_norm=f"http://site{feed_id}.example/{key}",
+        canonical_url=None,
+        canonical_norm=None,
+        site_host=f"site{feed_id}.example",
+        site_name=None,
+        title=key,
+        published_at=now,
+        fetched_at=now,
+        text=text,
+        text_source="page",
+        extract_note=None,
+        body_hash=sig.body_hash,
+        n_words=sig.n_words,
+        shingles=sig.shingles,
+        narrative=sig.narrative,
+        minhash=sig.minhash,
+        attribution=sig.attribution,
         compilation=sig.compilation_hint,
     )
     return item, sig
@@ -61,9 +76,16 @@ def fill(store: Store, count: int, texts: list[str], params: SignatureParams) ->
     now = datetime.now(UTC)
     with store.transaction() as tx:
         for feed_id in range(1, 51):
-            tx.conn.execute(feeds.insert().values(
-                id=feed_id, url=f"bench:{feed_id}", status="ok", active=False,
-                consecutive_failures=0, created_at=now))
+            tx.conn.execute(
+                feeds.insert().values(
+                    id=feed_id,
+                    url=f"bench:{feed_id}",
+                    status="ok",
+                    active=False,
+                    consecutive_failures=0,
+                    created_at=now,
+                )
+            )
     started = time.perf_counter()
     batch = 2000
     for start in range(0, count, batch):
@@ -72,8 +94,10 @@ def fill(store: Store, count: int, texts: list[str], params: SignatureParams) ->
                 item, sig = new_item(index % 50 + 1, f"s{index}", texts[index], params, now)
                 item_id = tx.insert_item(item)
                 tx.insert_keys(item_id, (*sig.band_keys, *sig.anchor_keys), now)
-        print(f"  stored {min(start + batch, count)} items "
-              f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        print(
+            f"  stored {min(start + batch, count)} items ({time.perf_counter() - started:.0f} s)",
+            file=sys.stderr,
+        )
 
 
 def main() -> None:
@@ -95,7 +119,9 @@ def main() -> None:
     fill(store, args.items, texts, params)
     timings: list[float] = []
     phases: dict[str, list[float]] = {
-        "signature": [], "insert": [], "link (keys, lookup, verify, cluster)": []
+        "signature": [],
+        "insert": [],
+        "link (keys, lookup, verify, cluster)": [],
     }
     clustered = 0
     for index in range(args.new):
@@ -120,11 +146,15 @@ def main() -> None:
             clustered += outcome.cluster_id is not None
     timings.sort()
     p99 = timings[int(len(timings) * 0.99) - 1]
-    print(f"items in window: {args.items}; new items: {args.new} "
-          f"({clustered} clustered, expected about {args.new // 4})")
-    print(f"per new item (normalise + signature + lookup + verify + cluster): "
-          f"median {statistics.median(timings):.2f} ms, p99 {p99:.2f} ms, "
-          f"max {timings[-1]:.2f} ms")
+    print(
+        f"items in window: {args.items}; new items: {args.new} "
+        f"({clustered} clustered, expected about {args.new // 4})"
+    )
+    print(
+        f"per new item (normalise + signature + lookup + verify + cluster): "
+        f"median {statistics.median(timings):.2f} ms, p99 {p99:.2f} ms, "
+        f"max {timings[-1]:.2f} ms"
+    )
     for name, values in phases.items():
         print(f"  {name}: median {statistics.median(values):.2f} ms")
     store.close()

@@ -106,7 +106,7 @@ def run(context: _Context) -> None:
     _run_daemon(context)
 
 
-@main.group()
+@main.group(epilog="Example: ingest clusters list --limit 10")
 def clusters() -> None:
     """Inspect clusters of republished copies."""
 
@@ -199,7 +199,7 @@ def clusters_unsplit(context: _Context, item: str) -> None:
     click.echo(f"item {done.id} can be matched again")
 
 
-@main.group()
+@main.group(epilog="Example: ingest items list --json")
 def items() -> None:
     """Inspect stored items."""
 
@@ -223,7 +223,7 @@ def items_list(context: _Context, as_json: bool, feed_url: str | None, limit: in
         render.items_table(found)
 
 
-@main.group()
+@main.group(epilog="Example: ingest db status")
 def db() -> None:
     """Database schema management."""
 

@@ -8,6 +8,7 @@ key. Durations are seconds (int or float) or strings such as ``"90s"``, ``"30m"`
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -110,8 +111,8 @@ def parse_duration_s(value: object) -> float:
         seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
     else:
         raise ValueError(f'expected a duration such as 1800 or "30m", got {value!r}')
-    if seconds <= 0:
-        raise ValueError(f"a duration must be positive, got {value!r}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"a duration must be positive and finite, got {value!r}")
     return seconds
 
 
@@ -208,6 +209,8 @@ def _number(low: float, high: float) -> Callable[[Any], float]:
     def convert(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise TypeError(f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {value!r}")
         if not low <= value <= high:
             raise ValueError(f"must be between {low:g} and {high:g}, got {value!r}")
         return float(value)

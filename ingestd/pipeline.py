@@ -78,8 +78,9 @@ class RunSummary:
         self.outcomes.append(outcome)
 
     def line(self) -> str:
+        feeds = "feed" if self.feeds_polled == 1 else "feeds"
         return (
-            f"polled {self.feeds_polled} feeds: {self.new_items} new items, "
+            f"polled {self.feeds_polled} {feeds}: {self.new_items} new items, "
             f"{self.republications} republications linked, {self.failures} failures"
         )
 

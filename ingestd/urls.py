@@ -57,6 +57,8 @@ def normalize_url(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     query = [
         (key, value)

@@ -29,6 +29,7 @@ _URL_OR_HOST = re.compile(
     r"(?:https?://)?(?P<host>(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?)(?:/\S*)?", re.IGNORECASE
 )
 _NAME_END = re.compile(r"[.,;:!?()\[\]]|\s+(?:on|under|and|in|as|with|from)\s+", re.IGNORECASE)
+_BY = re.compile(r"^[^.]{0,40}?\bby\s+", re.IGNORECASE)
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _LEADING_THE = re.compile(r"^(?:the|www)\s+", re.IGNORECASE)
 
@@ -65,6 +66,9 @@ def _source_of(fragment: str) -> str | None:
     host = _URL_OR_HOST.search(fragment)
     if host and "." in host.group("host") and not host.group("host")[0].isdigit():
         return source_key(host.group("host"))
+    by = _BY.search(fragment)
+    if by:  # "first published in 2019 by Example Press": the outlet follows "by"
+        fragment = fragment[by.end() :]
     name = _NAME_END.split(fragment, maxsplit=1)[0].strip()
     words = name.split()
     if not words or len(words) > 6:

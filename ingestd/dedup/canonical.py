@@ -101,9 +101,19 @@ def _credits(credited: str, member: Member) -> bool:
     name = source_key(member.site_name) if member.site_name else None
     if name and name == credited:
         return True
-    host = member.site_host or ""
-    label = host.rsplit(".", 2)[-2] if host.count(".") >= 1 else host
+    label = site_label(member.site_host or "")
     return bool(label) and credited.replace(" ", "") == label.replace("-", "")
+
+
+_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go"})
+
+
+def site_label(host: str) -> str:
+    """The name part of a host: "www.bbc.co.uk" → "bbc", "news.example.com" → "example"."""
+    labels = host.split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
+        return labels[-3]
+    return labels[-2] if len(labels) >= 2 else host
 
 
 def choose_canonical(members: list[Member], pinned: int | None = None) -> CanonicalChoice:

@@ -13,10 +13,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import regex
+
 MIN_PARAGRAPH_WORDS = 5  # shorter paragraphs are furniture ("Advertisement", "Share")
 BOILERPLATE_MAX_WORDS = 40  # boilerplate patterns only apply to paragraphs this short
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# A word: letters, digits and the combining marks inside them (Devanagari vowel signs, the dot
+# that casefolding leaves on "İ"), which Python's own \w would split words at.
+_WORD = regex.compile(r"[\p{L}\p{N}_][\p{L}\p{M}\p{N}_]*")
 _POSSESSIVE = re.compile(r"(\w)['’]s\b")
 _DATELINE = re.compile(
     r"^\s*(?:[A-ZÀ-Ý][A-ZÀ-Ý.'’-]+(?:[ ,]+[A-ZÀ-Ý][A-Za-zÀ-ÿ.'’-]+){0,4})"  # PLACE, Region
@@ -30,7 +34,8 @@ _BOILERPLATE = re.compile(
             r"\b(share|tweet|email|print) (this|on|via)\b",
             r"\bfollow (us|\w+ on (twitter|facebook|instagram|x))\b",
             r"^\s*(by|von|par|por|di|door|av|przez)\s+[\w.'’ -]{2,60}$",  # byline
-            r"\b(staff writer|correspondent|reporter|contributed to this report)\b",
+            r"\b(staff writer|contributed to this report|reporting by|editing by|writing by)\b",
+            r"^[^.!?]{0,80}\b(correspondent|reporter|editor)\s*$",  # "Jane Doe, Reuters reporter"
             r"\bassociated press (writer|writers|reporter)\b",
             r"(©|\(c\)|\bcopyright\b|\ball rights reserved\b)",
             r"\bmay not be (published|broadcast|rewritten|redistributed)\b",
@@ -42,7 +47,7 @@ _BOILERPLATE = re.compile(
             r"\b(click here|read more|continue reading|related( stories| articles)?:)",
             r"\b(advertisement|sponsored content|cookies?|javascript)\b",
             r"\b(updated|published|posted|last modified)( on| at)?\s*:?\s*\w+ \d",
-            r"\b(comments?|leave a reply|join the conversation)\b",
+            r"^\s*(\d+\s+)?comments?\b|\b(leave a reply|join the conversation|show comments)\b",
             r"\bthis (story|article|report) (has been|was) (updated|corrected)\b",
         ]
     ),
@@ -70,73 +75,15 @@ def paragraphs(text: str) -> list[str]:
 
 # Words one of the boilerplate patterns needs; a paragraph with none of them skips the regex.
 _TRIGGERS = frozenset(
-    (
-        "sign",
-        "subscribe",
-        "newsletter",
-        "unsubscribe",
-        "inbox",
-        "share",
-        "tweet",
-        "email",
-        "print",
-        "follow",
-        "by",
-        "von",
-        "par",
-        "por",
-        "di",
-        "door",
-        "av",
-        "przez",
-        "staff",
-        "correspondent",
-        "reporter",
-        "contributed",
-        "associated",
-        "c",
-        "copyright",
-        "rights",
-        "may",
-        "photo",
-        "image",
-        "video",
-        "file",
-        "illustration",
-        "graphic",
-        "getty",
-        "shutterstock",
-        "ap",
-        "reuters",
-        "afp",
-        "epa",
-        "originally",
-        "first",
-        "republished",
-        "reprinted",
-        "reposted",
-        "syndicated",
-        "read",
-        "click",
-        "continue",
-        "related",
-        "advertisement",
-        "sponsored",
-        "cookie",
-        "cookies",
-        "javascript",
-        "updated",
-        "published",
-        "posted",
-        "modified",
-        "comment",
-        "comments",
-        "reply",
-        "conversation",
-        "story",
-        "article",
-        "report",
-    )
+    """
+    sign subscribe newsletter unsubscribe inbox share tweet email print follow
+    by von par por di door av przez staff correspondent reporter editor contributed
+    reporting editing writing associated c copyright rights may photo image video
+    file illustration graphic getty shutterstock ap reuters afp epa originally first
+    republished reprinted reposted syndicated read click continue related advertisement
+    sponsored cookie cookies javascript updated published posted modified comment
+    comments reply conversation story article report show
+    """.split()  # noqa: SIM905 - a word list reads better as words
 )
 
 
@@ -181,7 +128,8 @@ def without_quotations(paragraph: str) -> str:
 def tokens(text: str) -> list[str]:
     """Lower-cased Unicode word tokens of ``text`` with the possessive ``'s`` folded."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return _WORD.findall(_POSSESSIVE.sub(r"\1", folded))
+    words: list[str] = _WORD.findall(_POSSESSIVE.sub(r"\1", folded))
+    return words
 
 
 def story_tokens(text: str, narrative_only: bool = False) -> list[str]:

@@ -208,7 +208,7 @@ class Transaction:
         for key, found in holders.items():
             if len(found) > max_key_items:
                 continue
-            kind = counts.setdefault(key.split(":", 1)[0], {})
+            kind = counts.setdefault(key[0], {})  # "b12:…" → "b", "a:…" → "a", "p:…" → "p"
             for item_id in found:
                 if item_id != exclude_item:
                     kind[item_id] = kind.get(item_id, 0) + 1

@@ -1,0 +1,585 @@
+"""The store on SQLite and PostgreSQL (see the ``store`` fixture), and linking through it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from ingestd.config import DedupSettings, FeedConfig
+from ingestd.dedup.signature import SignatureParams, make_signature
+from ingestd.errors import StoreError
+from ingestd.linking import LinkOutcome, link_new_item
+from ingestd.store import NewItem, Store, Transaction, migrations
+from ingestd.urls import normalize_url
+
+Prose = Callable[..., list[str]]  # the ``prose`` fixture
+NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
+FEEDS = [FeedConfig(f"https://{name}.example/feed.xml", name=name) for name in ("a", "b", "c")]
+
+
+def add_feeds(store: Store, configured: list[FeedConfig] = FEEDS) -> list[int]:
+    with store.transaction() as tx:
+        tx.sync_feeds(configured, NOW)
+        by_url = {feed.url: feed.id for feed in tx.feeds()}
+    return [by_url[feed.url] for feed in configured]
+
+
+def new_item(
+    feed_id: int,
+    key: str,
+    *,
+    host: str = "a.example",
+    text: str = "",
+    title: str = "Harbour strike ends",
+    published: datetime | None = NOW,
+    fetched: datetime = NOW,
+    guid: str | None = None,
+    canonical: str | None = None,
+    body_hash: str | None = None,
+    attribution: tuple[str, ...] = (),
+    compilation: bool = False,
+) -> NewItem:
+    url = f"https://{host}/{key}"
+    signature = make_signature(text, title, SignatureParams())
+    return NewItem(
+        feed_id=feed_id,
+        entry_key=key,
+        guid=guid,
+        url=url,
+        url_norm=normalize_url(url),
+        canonical_url=canonical,
+        canonical_norm=normalize_url(canonical) if canonical else None,
+        site_host=host,
+        site_name=None,
+        title=title,
+        published_at=published,
+        fetched_at=fetched,
+        text=text,
+        text_source="page",
+        extract_note=None,
+        body_hash=body_hash or signature.body_hash,
+        n_words=signature.n_words,
+        shingles=signature.shingles,
+        narrative=signature.narrative,
+        minhash=signature.minhash,
+        attribution=attribution or signature.attribution,
+        compilation=compilation or signature.compilation_hint,
+    )
+
+
+# --- migrations ---------------------------------------------------------------------------------
+
+
+def test_migrations_bring_an_empty_database_to_head_once(database_url: str) -> None:
+    empty = Store.open(database_url, migrate=False)
+    try:
+        assert empty.schema_version() == 0
+        assert migrations.upgrade(empty.engine) == list(migrations.MIGRATIONS)
+        assert empty.schema_version() == migrations.HEAD
+        assert migrations.upgrade(empty.engine) == []
+        tables = set(inspect(empty.engine).get_table_names())
+    finally:
+        empty.close()
+    assert {"schema_version", "feeds", "items", "clusters", "lsh_keys", "polls"} <= tables
+
+
+def test_opening_twice_keeps_the_schema_and_the_data(database_url: str) -> None:
+    first = Store.open(database_url)
+    add_feeds(first)
+    first.close()
+
+    second = Store.open(database_url)
+    try:
+        assert second.schema_version() == migrations.HEAD
+        with second.transaction(write=False) as tx:
+            assert [feed.url for feed in tx.feeds()] == [feed.url for feed in FEEDS]
+    finally:
+        second.close()
+
+
+def test_a_database_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    with pytest.raises(StoreError, match="store: "):
+        Store.open(f"sqlite:///{blocker}/sub/t.sqlite3")
+
+
+# --- feeds --------------------------------------------------------------------------------------
+
+
+def test_sync_feeds_adds_updates_and_deactivates(store: Store) -> None:
+    a, b, _c = add_feeds(store)
+    renamed = FeedConfig(FEEDS[1].url, name="Bee", interval_s=600.0)
+    newcomer = FeedConfig("https://d.example/feed.xml")
+
+    with store.transaction() as tx:
+        tx.sync_feeds([renamed, FEEDS[0], newcomer], NOW)
+        everything = {feed.url: feed for feed in tx.feeds()}
+        active = [feed.url for feed in tx.feeds(active_only=True)]
+
+    assert len(everything) == 4
+    assert everything[FEEDS[1].url].id == b
+    assert (everything[FEEDS[1].url].name, everything[FEEDS[1].url].interval_s) == ("Bee", 600.0)
+    assert everything[FEEDS[0].url].id == a
+    assert everything[FEEDS[2].url].active is False
+    assert everything[newcomer.url].status == "new"
+    assert everything[newcomer.url].consecutive_failures == 0
+    assert sorted(active) == sorted([FEEDS[0].url, FEEDS[1].url, newcomer.url])
+
+
+def test_a_feed_configured_again_is_reactivated(store: Store) -> None:
+    add_feeds(store)
+    with store.transaction() as tx:
+        tx.sync_feeds(FEEDS[:1], NOW)
+        tx.sync_feeds(FEEDS, NOW)
+        assert all(feed.active for feed in tx.feeds())
+
+
+def test_due_feeds_are_never_polled_first_then_most_overdue(store: Store) -> None:
+    configured = [FeedConfig(f"https://f{n}.example/feed.xml") for n in range(6)]
+    ids = add_feeds(store, configured)
+    with store.transaction() as tx:
+        tx.update_feed(ids[0], next_poll_at=NOW - timedelta(minutes=5))
+        tx.update_feed(ids[1], next_poll_at=NOW + timedelta(seconds=1))  # not yet
+        # ids[2] never polled
+        tx.update_feed(ids[3], next_poll_at=NOW - timedelta(hours=2))
+        tx.update_feed(ids[4], next_poll_at=NOW)  # exactly due
+        tx.update_feed(ids[5], next_poll_at=NOW - timedelta(days=1), active=False)
+
+        due = [feed.id for feed in tx.due_feeds(NOW)]
+
+    assert due == [ids[2], ids[3], ids[0], ids[4]]
+
+
+def test_next_poll_at_round_trips_as_aware_utc(store: Store) -> None:
+    (feed_id, *_rest) = add_feeds(store)
+    local = datetime(
+        2024, 5, 6, 17, 30, 15, 123456, tzinfo=timezone(timedelta(hours=5, minutes=30))
+    )
+
+    with store.transaction() as tx:
+        tx.update_feed(feed_id, next_poll_at=local, last_polled_at=None)
+    with store.transaction(write=False) as tx:
+        feed = tx.feed(feed_id)
+
+    assert feed is not None
+    assert feed.next_poll_at == local
+    assert feed.next_poll_at.utcoffset() == timedelta(0)
+    assert feed.next_poll_at == datetime(2024, 5, 6, 12, 0, 15, 123456, tzinfo=UTC)
+    assert feed.last_polled_at is None
+
+
+def test_a_naive_datetime_is_refused(store: Store) -> None:
+    (feed_id, *_rest) = add_feeds(store)
+
+    with pytest.raises(StatementError, match="naive datetime"), store.transaction() as tx:
+        tx.update_feed(feed_id, next_poll_at=datetime(2024, 5, 6, 12, 0))
+
+
+def test_unknown_feed_is_none(store: Store) -> None:
+    with store.transaction(write=False) as tx:
+        assert tx.feed(12345) is None
+
+
+# --- items --------------------------------------------------------------------------------------
+
+
+def test_known_entry_keys_are_per_feed(store: Store) -> None:
+    a, b, _c = add_feeds(store)
+    with store.transaction() as tx:
+        for key in ("k1", "k2", "k3"):
+            tx.insert_item(new_item(a, key))
+        tx.insert_item(new_item(b, "k4", host="b.example"))
+
+        wanted = ["k1", "k3", "k4", "missing"] + [f"x{n}" for n in range(1200)]  # several chunks
+        assert tx.known_entry_keys(a, wanted) == {"k1", "k3"}
+        assert tx.known_entry_keys(b, wanted) == {"k4"}
+        assert tx.known_entry_keys(a, []) == set()
+
+
+def test_the_same_entry_twice_in_one_feed_is_rejected(store: Store) -> None:
+    a, b, _c = add_feeds(store)
+    with store.transaction() as tx:
+        tx.insert_item(new_item(a, "entry-1"))
+        tx.insert_item(new_item(b, "entry-1", host="b.example"))  # another feed may have it
+
+    with pytest.raises(IntegrityError), store.transaction() as tx:
+        tx.insert_item(new_item(a, "entry-1"))
+
+    with store.transaction(write=False) as tx:
+        assert tx.count_items() == 2
+
+
+def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+    (a, *_rest) = add_feeds(store)
+
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.insert_item(new_item(a, "entry-1"))
+        raise RuntimeError("boom")
+
+    with store.transaction(write=False) as tx:
+        assert tx.count_items() == 0
+
+
+def test_an_inserted_item_reads_back_whole(store: Store, prose: Prose) -> None:
+    (a, *_rest) = add_feeds(store)
+    text = "\n".join(prose(1, 3))
+    item = new_item(
+        a,
+        "guid-000001",
+        text=text,
+        guid="guid-000001",
+        canonical="https://origin.example/s",
+        attribution=("origin.example", "example times"),
+        compilation=True,
+        published=None,
+    )
+
+    with store.transaction() as tx:
+        item_id = tx.insert_item(item)
+    with store.transaction(write=False) as tx:
+        record = tx.item(item_id)
+        stored_text = tx.item_text(item_id)
+        arrays = tx.shingles([item_id])
+
+    assert record is not None
+    assert record.feed_url == FEEDS[0].url
+    assert (record.url, record.url_norm, record.guid) == (item.url, item.url_norm, "guid-000001")
+    assert record.canonical_norm == "http://origin.example/s"
+    assert record.attribution == ("origin.example", "example times")
+    assert record.compilation is True
+    assert record.split is False
+    assert (record.role, record.cluster_id) == ("single", None)
+    assert record.published_at is None
+    assert record.when == NOW  # falls back to the fetch time
+    assert record.n_words == item.n_words > 100
+    assert stored_text == text
+    assert arrays[item_id].shingles == item.shingles
+    assert arrays[item_id].narrative == item.narrative
+
+
+def test_items_matching_finds_by_each_identity_column(store: Store) -> None:
+    a, b, _c = add_feeds(store)
+    with store.transaction() as tx:
+        first = tx.insert_item(
+            new_item(
+                a,
+                "one",
+                guid="guid-shared",
+                body_hash="h" * 32,
+                canonical="https://origin.example/story",
+            )
+        )
+        second = tx.insert_item(new_item(b, "one", guid="guid-shared", body_hash="h" * 32))
+        tx.insert_item(new_item(b, "other", body_hash="g" * 32))
+
+        def ids(column: str, value: str, exclude: int | None = None) -> list[int]:
+            return [r.id for r in tx.items_matching(column, value, exclude)]
+
+        assert ids("url_norm", "http://a.example/one") == [first, second]
+        assert ids("canonical_norm", "http://origin.example/story") == [first]
+        assert ids("body_hash", "h" * 32) == [first, second]
+        assert ids("body_hash", "h" * 32, exclude=first) == [second]
+        assert ids("guid", "guid-shared", exclude=second) == [first]
+        assert ids("guid", "nothing") == []
+
+
+def test_list_items_is_newest_first_and_filters_by_feed(store: Store) -> None:
+    a, b, _c = add_feeds(store)
+    with store.transaction() as tx:
+        old = tx.insert_item(new_item(a, "old", published=NOW - timedelta(days=2)))
+        undated = tx.insert_item(
+            new_item(a, "undated", published=None, fetched=NOW - timedelta(days=1))
+        )
+        new = tx.insert_item(new_item(b, "new", host="b.example", published=NOW))
+
+        assert [i.id for i in tx.list_items()] == [new, undated, old]
+        assert [i.id for i in tx.list_items(feed_url=FEEDS[0].url)] == [undated, old]
+        assert [i.id for i in tx.list_items(limit=1)] == [new]
+
+
+# --- candidate keys -----------------------------------------------------------------------------
+
+
+def test_candidates_count_shared_keys_by_kind_and_skip_the_item_itself(store: Store) -> None:
+    (a, *_rest) = add_feeds(store)
+    with store.transaction() as tx:
+        one = tx.insert_item(new_item(a, "one"))
+        two = tx.insert_item(new_item(a, "two"))
+        tx.insert_keys(one, ["a:01", "a:02", "p:03", "a:02"], NOW)  # a repeat is stored once
+        tx.insert_keys(two, ["a:01", "p:04"], NOW)
+
+        found = tx.candidates(["a:01", "a:02", "p:03", "p:04", "a:ff"], None, exclude_item=0)
+        without_two = tx.candidates(["a:01", "p:04"], None, exclude_item=two)
+        nothing = tx.candidates([], None, exclude_item=0)
+
+    assert found == {"a": {one: 2, two: 1}, "p": {one: 1, two: 1}}
+    assert {kind: ids for kind, ids in without_two.items() if ids} == {"a": {one: 1}}
+    assert nothing == {}
+
+
+def test_lsh_band_keys_are_one_kind(store: Store) -> None:
+    (a, *_rest) = add_feeds(store)
+    with store.transaction() as tx:
+        one = tx.insert_item(new_item(a, "one"))
+        tx.insert_keys(one, ["b0:aaaa", "b1:bbbb", "b31:cccc"], NOW)
+
+        found = tx.candidates(["b0:aaaa", "b1:bbbb", "b31:cccc"], None, exclude_item=0)
+
+    assert found == {"b": {one: 3}}
+
+
+def test_candidates_are_bounded_by_the_window(store: Store) -> None:
+    (a, *_rest) = add_feeds(store)
+    since = NOW - timedelta(days=30)
+    with store.transaction() as tx:
+        old = tx.insert_item(new_item(a, "old"))
+        edge = tx.insert_item(new_item(a, "edge"))
+        recent = tx.insert_item(new_item(a, "recent", published=None))
+        tx.insert_keys(old, ["a:01"], since - timedelta(seconds=1))
+        tx.insert_keys(edge, ["a:01"], since)
+        tx.insert_keys(recent, ["a:01"], NOW)
+
+        bounded = tx.candidates(["a:01"], since, exclude_item=0)
+        unbounded = tx.candidates(["a:01"], None, exclude_item=0)
+
+    assert bounded == {"a": {edge: 1, recent: 1}}
+    assert unbounded == {"a": {old: 1, edge: 1, recent: 1}}
+
+
+def test_stock_keys_carried_by_too_many_items_are_ignored(store: Store) -> None:
+    (a, *_rest) = add_feeds(store)
+    with store.transaction() as tx:
+        ids = [tx.insert_item(new_item(a, f"e{n}")) for n in range(3)]
+        for item_id in ids:
+            tx.insert_keys(item_id, ["a:5706"], NOW)
+        tx.insert_keys(ids[0], ["a:0001"], NOW)
+        tx.insert_keys(ids[1], ["a:0001"], NOW)
+
+        strict = tx.candidates(["a:5706", "a:0001"], None, 0, max_key_items=2)
+        lenient = tx.candidates(["a:5706", "a:0001"], None, 0, max_key_items=3)
+
+    assert strict == {"a": {ids[0]: 1, ids[1]: 1}}
+    assert lenient == {"a": {ids[0]: 2, ids[1]: 2, ids[2]: 1}}
+
+
+def test_candidates_handle_more_keys_than_one_query_chunk(store: Store) -> None:
+    (a, *_rest) = add_feeds(store)
+    keys = [f"a:{n:08x}" for n in range(1200)]
+    with store.transaction() as tx:
+        item_id = tx.insert_item(new_item(a, "big"))
+        tx.insert_keys(item_id, keys, NOW)
+
+        assert tx.candidates(keys, None, exclude_item=0) == {"a": {item_id: 1200}}
+
+
+def test_prune_keys_drops_the_keys_of_old_items_only(store: Store) -> None:
+    (a, *_rest) = add_feeds(store)
+    with store.transaction() as tx:
+        old = tx.insert_item(new_item(a, "old"))
+        new = tx.insert_item(new_item(a, "new"))
+        tx.insert_keys(old, ["a:01", "p:02"], NOW - timedelta(days=40))
+        tx.insert_keys(new, ["a:01"], NOW)
+
+        first, second = tx.prune_keys(NOW - timedelta(days=30)), tx.prune_keys(NOW)
+        left = tx.candidates(["a:01", "p:02"], None, exclude_item=0)
+        kept_item = tx.item(old)
+
+    assert (first, second) == (1, 0)
+    assert left == {"a": {new: 1}}
+    assert kept_item is not None
+
+
+# --- clusters -----------------------------------------------------------------------------------
+
+
+def test_clusters_are_created_updated_listed_and_deleted(store: Store) -> None:
+    (a, *_rest) = add_feeds(store)
+    with store.transaction() as tx:
+        items = [tx.insert_item(new_item(a, f"e{n}")) for n in range(4)]
+        first = tx.create_cluster(NOW - timedelta(hours=3))
+        second = tx.create_cluster(NOW - timedelta(hours=2))
+        small = tx.create_cluster(NOW)
+        fresh = tx.cluster(first)
+        for item_id, cluster_id in zip(items, [first, first, second, second], strict=True):
+            tx.set_membership(item_id, cluster_id=cluster_id, role="republication")
+        tx.update_cluster(
+            first,
+            canonical_item_id=items[0],
+            canonical_reason="attribution",
+            evidence="{}",
+            size=2,
+            updated_at=NOW,
+        )
+        tx.update_cluster(
+            second, canonical_item_id=items[2], size=2, updated_at=NOW - timedelta(hours=1)
+        )
+        tx.update_cluster(small, size=1)
+
+        listed = [c.id for c in tx.list_clusters()]
+        limited = [c.id for c in tx.list_clusters(limit=1)]
+        with_small = [c.id for c in tx.list_clusters(min_size=1)]
+        updated = tx.cluster(first)
+        members = [m.id for m in tx.cluster_members(first)]
+
+        tx.delete_cluster(first)
+        after = tx.cluster(first)
+        orphans = [tx.item(item_id) for item_id in items[:2]]
+
+    assert fresh is not None
+    assert (fresh.size, fresh.canonical_item_id, fresh.pinned_item_id) == (0, None, None)
+    assert fresh.created_at == NOW - timedelta(hours=3)
+    assert listed == [first, second]
+    assert limited == [first]
+    assert with_small == [small, first, second]
+    assert updated is not None
+    assert (updated.canonical_item_id, updated.canonical_reason, updated.size) == (
+        items[0],
+        "attribution",
+        2,
+    )
+    assert updated.updated_at == NOW
+    assert members == items[:2]
+    assert after is None
+    assert all(o is not None and o.cluster_id is None for o in orphans)
+
+
+def test_clusters_updated_at_the_same_time_list_newest_id_first(store: Store) -> None:
+    with store.transaction() as tx:
+        ids = [tx.create_cluster(NOW) for _ in range(3)]
+        for cluster_id in ids:
+            tx.update_cluster(cluster_id, size=2)
+
+        assert [c.id for c in tx.list_clusters()] == ids[::-1]
+
+
+# --- linking ------------------------------------------------------------------------------------
+
+
+def link(
+    tx: Transaction, feed_id: int, key: str, text: str, host: str, published: datetime | None
+) -> LinkOutcome:
+    item = new_item(feed_id, key, host=host, text=text, published=published)
+    item_id = tx.insert_item(item)
+    signature = make_signature(text, item.title, SignatureParams())
+    return link_new_item(tx, item_id, item, signature, DedupSettings(), NOW)
+
+
+def test_two_copies_are_clustered_with_the_earliest_canonical(store: Store, prose: Prose) -> None:
+    a, b, _c = add_feeds(store)
+    story = prose(100, 12)
+    copy = [
+        "By Maria Gonzalez Fernandez de la Vega",
+        *story[:5],
+        prose(101, 1)[0],
+        *story[6:],
+        "This article was first published by the Harbour Gazette.",
+    ]
+
+    with store.transaction() as tx:
+        original = link(tx, a, "strike", "\n".join(story), "a.example", NOW - timedelta(hours=5))
+        republished = link(tx, b, "strike-copy", "\n".join(copy), "b.example", NOW)
+    with store.transaction(write=False) as tx:
+        cluster = tx.cluster(republished.cluster_id or 0)
+        roles = {m.id: m.role for m in tx.cluster_members(republished.cluster_id or 0)}
+        copy_record = tx.item(republished.item_id)
+
+    assert original.cluster_id is None and not original.republication
+    assert republished.republication
+    assert cluster is not None
+    assert (cluster.canonical_item_id, cluster.canonical_reason, cluster.size) == (
+        original.item_id,
+        "earliest",
+        2,
+    )
+    assert roles == {original.item_id: "canonical", republished.item_id: "republication"}
+    assert copy_record is not None
+    assert copy_record.match_reason == "minhash"
+    assert copy_record.similarity is not None and copy_record.similarity >= 0.5
+
+
+def test_an_unrelated_story_stays_single(store: Store, prose: Prose) -> None:
+    a, b, _c = add_feeds(store)
+    with store.transaction() as tx:
+        link(tx, a, "one", "\n".join(prose(110, 10)), "a.example", NOW)
+        other = link(tx, b, "two", "\n".join(prose(111, 10)), "b.example", NOW)
+
+    assert (other.cluster_id, other.republication) == (None, False)
+
+
+def test_an_earlier_original_arriving_after_its_copies_becomes_canonical(
+    store: Store, prose: Prose
+) -> None:
+    a, b, c = add_feeds(store)
+    story = prose(120, 12)
+    first_copy = [*story[:3], prose(121, 1)[0], *story[4:]]
+    second_copy = [*story[:8], prose(122, 1)[0], *story[9:]]
+
+    with store.transaction() as tx:
+        b_item = link(tx, b, "copy-1", "\n".join(first_copy), "b.example", NOW - timedelta(hours=2))
+        c_item = link(
+            tx, c, "copy-2", "\n".join(second_copy), "c.example", NOW - timedelta(hours=1)
+        )
+        cluster_id = c_item.cluster_id or 0
+        before = tx.cluster(cluster_id)
+        a_item = link(tx, a, "original", "\n".join(story), "a.example", NOW - timedelta(hours=6))
+        after = tx.cluster(cluster_id)
+        roles = {m.id: m.role for m in tx.cluster_members(cluster_id)}
+
+    assert before is not None and before.canonical_item_id == b_item.item_id
+    assert a_item.cluster_id == cluster_id
+    assert after is not None
+    assert (after.canonical_item_id, after.canonical_reason, after.size) == (
+        a_item.item_id,
+        "earliest",
+        3,
+    )
+    assert roles == {
+        a_item.item_id: "canonical",
+        b_item.item_id: "republication",
+        c_item.item_id: "republication",
+    }
+
+
+def test_an_undated_original_is_still_found_by_its_copy(store: Store, prose: Prose) -> None:
+    """Keys carry the time the item was stored, so an item without a publication date matches."""
+    a, b, _c = add_feeds(store)
+    story = prose(130, 12)
+    copy = [*story[:6], prose(131, 1)[0], *story[7:]]
+
+    with store.transaction() as tx:
+        undated = link(tx, a, "undated", "\n".join(story), "a.example", None)
+        republished = link(tx, b, "copy", "\n".join(copy), "b.example", NOW)
+        members = {m.id for m in tx.cluster_members(republished.cluster_id or 0)}
+
+    assert republished.republication
+    assert members == {undated.item_id, republished.item_id}
+
+
+def test_a_near_copy_found_only_by_lsh_bands_is_clustered(store: Store, prose: Prose) -> None:
+    a, b, _c = add_feeds(store)
+    story = prose(140, 12)
+    edited = [*story]
+    edited[5] = "Meanwhile " + edited[5]
+
+    def bands_only(
+        tx: Transaction, feed_id: int, key: str, paragraphs: list[str], host: str
+    ) -> LinkOutcome:
+        item = new_item(feed_id, key, host=host, text="\n".join(paragraphs))
+        full = make_signature(item.text, item.title, SignatureParams())
+        signature = replace(full, anchor_keys=())  # what a text without sampled anchors yields
+        item_id = tx.insert_item(item)
+        return link_new_item(tx, item_id, item, signature, DedupSettings(), NOW)
+
+    with store.transaction() as tx:
+        bands_only(tx, a, "original", story, "a.example")
+        copy = bands_only(tx, b, "copy", edited, "b.example")
+
+    assert copy.republication
