@@ -29,6 +29,7 @@ def item_object(item: ItemRecord) -> dict[str, Any]:
         "canonical_url": item.canonical_url,
         "words": item.n_words,
         "text_source": item.text_source,
+        "text_note": item.extract_note,
         "fetched": item.fetched_at.isoformat(),
     }
 
