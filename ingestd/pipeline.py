@@ -22,6 +22,7 @@ import structlog
 from ingestd import schedule, work
 from ingestd.config import FeedConfig, Settings
 from ingestd.dedup.signature import SignatureParams
+from ingestd.events import NoEvents, PipelineEvents
 from ingestd.fetch import Fetcher
 from ingestd.linking import link_new_item
 from ingestd.model import (
@@ -31,6 +32,7 @@ from ingestd.model import (
     FeedEntry,
     Fetched,
     FetchFailed,
+    FetchResult,
     NotModified,
     ParsedFeed,
     ParseFailed,
@@ -100,8 +102,15 @@ class _Ready:
 class Pipeline:
     """Polls feeds with a fetcher, a CPU pool and a store. One per process."""
 
-    def __init__(self, settings: Settings, store: Store, pool: Executor) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        pool: Executor,
+        events: PipelineEvents | None = None,
+    ) -> None:
         self.settings = settings
+        self.events: PipelineEvents = events or NoEvents()
         self.store = store
         self.pool = pool
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingestd-writer")
@@ -133,6 +142,7 @@ class Pipeline:
         """Poll every due feed once, concurrently (the fetcher bounds the concurrency)."""
         now = datetime.now(UTC)
         due = await self.db(lambda tx: tx.due_feeds(now), write=False)
+        self.events.pass_started(len(due))
         summary = RunSummary()
         for outcome in await asyncio.gather(*(self.poll(feed, fetcher) for feed in due)):
             summary.add(outcome)
@@ -169,6 +179,10 @@ class Pipeline:
             )
         finally:
             structlog.contextvars.unbind_contextvars("feed")
+        elapsed_s = time.perf_counter() - clock
+        self.events.poll_finished(
+            feed.url, outcome.outcome, outcome.new_items, outcome.republications, elapsed_s
+        )
         log.info(
             "poll",
             feed=feed.url,
@@ -177,14 +191,24 @@ class Pipeline:
             new=outcome.new_items,
             republications=outcome.republications,
             error=outcome.error,
-            duration_ms=round((time.perf_counter() - clock) * 1000),
+            duration_ms=round(elapsed_s * 1000),
         )
         return outcome
 
+    async def _fetch(
+        self, fetcher: Fetcher, kind: str, url: str, feed: FeedRecord, **options: Any
+    ) -> FetchResult:
+        """Fetch through ``fetcher`` and report the outcome and duration to the observers."""
+        clock = time.perf_counter()
+        result = await fetcher.fetch(url, allow_private=self._allow_private(feed), **options)
+        outcome = {Fetched: "ok", NotModified: "not_modified"}.get(type(result), "failed")
+        self.events.fetch_finished(kind, outcome, time.perf_counter() - clock)
+        return result
+
     async def _poll(self, feed: FeedRecord, fetcher: Fetcher, started: datetime) -> PollOutcome:
         validators = _validators(feed)
-        result = await fetcher.fetch(
-            feed.url, validators, allow_private=self._allow_private(feed), accept=FEED_ACCEPT
+        result = await self._fetch(
+            fetcher, "feed", feed.url, feed, validators=validators, accept=FEED_ACCEPT
         )
         if isinstance(result, FetchFailed):
             await self._record_failure(feed, started, result)
@@ -244,10 +268,8 @@ class Pipeline:
                 return _Ready(entry, key, None, None, url, reuse_item=reuse[0].id)
         note = "the entry has no link"
         if url and self.settings.extract.fetch_pages:
-            page = await fetcher.fetch(
-                url,
-                allow_private=self._allow_private(feed),
-                accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+            page = await self._fetch(
+                fetcher, "page", url, feed, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
             )
             if isinstance(page, Fetched):
                 prepared = await self.cpu(
@@ -256,6 +278,7 @@ class Pipeline:
                 if not isinstance(prepared, ExtractFailed):
                     return _Ready(entry, key, prepared[0], prepared[1], page.url)
                 note = f"extract: {prepared.reason} at {page.url}"
+                self.events.extraction_failed(prepared.reason)
             else:
                 note = f"fetch: {page.reason}" if isinstance(page, FetchFailed) else "fetch: 304"
         elif url:

@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 
 from ingestd.config import Settings
+from ingestd.events import PipelineEvents
 from ingestd.fetch import Fetcher
 from ingestd.pipeline import Pipeline, RunSummary
 from ingestd.store import Store
@@ -29,11 +30,11 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
 
 @asynccontextmanager
 async def open_pipeline(
-    settings: Settings, store: Store
+    settings: Settings, store: Store, events: PipelineEvents | None = None
 ) -> AsyncIterator[tuple[Pipeline, Fetcher]]:
     """A ready pipeline and fetcher, with the configured feeds synchronised into the store."""
     pool = make_pool(settings.extract.workers)
-    pipeline = Pipeline(settings, store, pool)
+    pipeline = Pipeline(settings, store, pool, events)
     try:
         async with Fetcher(settings.http) as fetcher:
             await pipeline.sync_feeds()
@@ -43,15 +44,17 @@ async def open_pipeline(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-async def _once(settings: Settings, store: Store) -> RunSummary:
-    async with open_pipeline(settings, store) as (pipeline, fetcher):
+async def _once(
+    settings: Settings, store: Store, events: PipelineEvents | None = None
+) -> RunSummary:
+    async with open_pipeline(settings, store, events) as (pipeline, fetcher):
         return await pipeline.run_due(fetcher)
 
 
-def run_once(settings: Settings) -> RunSummary:
+def run_once(settings: Settings, events: PipelineEvents | None = None) -> RunSummary:
     """Poll every due feed once (a feed never polled is due) and return the totals."""
     store = Store.open(settings.database_url)
     try:
-        return asyncio.run(_once(settings, store))
+        return asyncio.run(_once(settings, store, events))
     finally:
         store.close()
