@@ -82,13 +82,19 @@ def main(ctx: click.Context, config_path: str | None, once: bool, verbose: bool)
 
 @_errors
 def _run_once(context: _Context) -> None:
+    from ingestd.progress import progress_for_pass
     from ingestd.runner import run_once
+    from ingestd.store.subscriptions import CLI, count_active
 
     settings = context.settings()
-    if not settings.feeds:
+    if not settings.feeds and not _read(context, lambda tx: count_active(tx, CLI)):
         where = settings.source or "the default configuration"
-        raise UserError(f"{where}: no [[feeds]] configured; nothing to poll")
-    summary = run_once(settings)
+        raise UserError(
+            f"{where}: no [[feeds]] configured and none added with `ingest feeds add`; "
+            "nothing to poll"
+        )
+    with progress_for_pass(context.verbose) as events:  # a bar only when stderr is a terminal
+        summary = run_once(settings, events)
     click.echo(summary.line())
 
 
@@ -221,6 +227,188 @@ def items_list(context: _Context, as_json: bool, feed_url: str | None, limit: in
         render.json_lines(found)
     else:
         render.items_table(found)
+
+
+@main.group(epilog="Example: ingest feeds add https://example.com/blog/")
+def feeds() -> None:
+    """Manage subscriptions: the configuration file's [[feeds]] plus feeds added here.
+
+    The database holds the list; [[feeds]] are synced into it by every command and start.
+    """
+
+
+@feeds.command(
+    "list",
+    short_help="Subscribed feeds and their state.",
+    epilog="Example: ingest feeds list --json",
+)
+@json_option
+@click.option("--all", "everything", is_flag=True, help="Include removed feeds.")
+@click.pass_obj
+@_errors
+def feeds_list(context: _Context, as_json: bool, everything: bool) -> None:
+    """Subscribed feeds: URL, name, source (config or cli), status, last error, next poll."""
+    from ingestd import feeds as manage
+    from ingestd import render
+
+    settings = context.settings()
+
+    def listing(tx: Any) -> list[dict[str, Any]]:
+        counts = tx.item_counts()
+        feeds = manage.list_feeds(tx, settings, everything)
+        return [manage.feed_object(feed, counts.get(feed.id, 0)) for feed in feeds]
+
+    objects = _write(context, listing)
+    if as_json:
+        render.json_lines(objects)
+    else:
+        render.feeds_table(objects)
+
+
+@feeds.command(
+    "add",
+    short_help="Subscribe to a feed, or to the feed a page links to.",
+    epilog="Example: ingest feeds add https://example.com/blog/ --name 'A blog' --interval 1h",
+)
+@click.argument("url")
+@click.option("--name", help="A label for the feed.")
+@click.option("--interval", metavar="DURATION", help='Polling interval: seconds, "30m", "2h".')
+@click.option("--no-check", is_flag=True, help="Add URL as given, without fetching it.")
+@click.pass_obj
+@_errors
+def feeds_add(
+    context: _Context, url: str, name: str | None, interval: str | None, no_check: bool
+) -> None:
+    """Subscribe to URL: a feed, or a web page whose <link rel="alternate"> names one."""
+    from ingestd import feeds as manage
+
+    settings = context.settings()
+    url = manage.command_line_url(url)
+    every_s = manage.interval_s(interval)
+    _write(context, lambda tx: manage.refuse_duplicate(tx, settings, url))
+    checked = manage.Checked(url) if no_check else manage.check_feed(url, settings.http)
+    added = _write(context, lambda tx: manage.add(tx, settings, checked, name, every_s))
+    title = f' "{added.title}"' if added.title else ""
+    found = f", found on {checked.found_on}" if checked.found_on else ""
+    click.echo(f"added {added.url}{title}{found}")
+
+
+@feeds.command(
+    "remove",
+    short_help="Stop polling a feed added here; its items stay.",
+    epilog="Example: ingest feeds remove https://example.com/feed.xml",
+)
+@click.argument("url")
+@click.pass_obj
+@_errors
+def feeds_remove(context: _Context, url: str) -> None:
+    """Stop polling URL (added with feeds add or import); its items stay."""
+    from ingestd import feeds as manage
+
+    settings = context.settings()
+    removed = _write(context, lambda tx: manage.remove(tx, settings, url.strip()))
+    click.echo(f"removed {removed.url}; its items stay")
+
+
+@feeds.command(
+    "import",
+    short_help="Subscribe to every feed of an OPML file.",
+    epilog="Example: ingest feeds import subscriptions.opml",
+)
+@click.argument("path", metavar="FILE.opml", type=click.Path(path_type=Path))
+@click.pass_obj
+@_errors
+def feeds_import(context: _Context, path: Path) -> None:
+    """Subscribe to every feed of an OPML file (folders too); duplicates are skipped, invalid
+    entries reported with their line."""
+    from ingestd import feeds as manage
+
+    settings = context.settings()
+    document = manage.read_opml_file(path)
+    report = _write(context, lambda tx: manage.import_feeds(tx, settings, document))
+    for problem in report.invalid:
+        click.echo(f"ingest: {path}:{problem.line}: {problem.message}", err=True)
+    click.echo(report.line())
+
+
+@feeds.command("poll", epilog="Example: ingest feeds poll https://example.com/feed.xml")
+@click.argument("url")
+@click.pass_obj
+@_errors
+def feeds_poll(context: _Context, url: str) -> None:
+    """Poll one feed now, whatever its schedule (but not before a server's Retry-After)."""
+    from ingestd.runner import poll_one
+
+    outcome = poll_one(context.settings(), url)
+    detail = f": {outcome.error}" if outcome.error else ""
+    click.echo(
+        f"{outcome.feed_url}: {outcome.outcome}, {outcome.entries} entries, {outcome.new_items} new"
+        f" items, {outcome.republications} republications linked{detail}"
+    )
+
+
+@feeds.command("export", epilog="Example: ingest feeds export > feeds.opml")
+@click.pass_obj
+@_errors
+def feeds_export(context: _Context) -> None:
+    """Print every subscribed feed as OPML 2.0."""
+    from datetime import UTC, datetime
+
+    from ingestd import feeds as manage
+    from ingestd.opml import write_opml
+
+    settings = context.settings()
+    found = _write(context, lambda tx: manage.list_feeds(tx, settings))
+    now = datetime.now(UTC)
+    click.echo(write_opml("ingestd subscriptions", manage.outlines(found), now), nl=False)
+
+
+@main.command("export", epilog="Example: ingest export --format jsonfeed --since 7d > stories.json")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["atom", "jsonfeed", "jsonl"]),
+    default="atom",
+    show_default=True,
+    help="Atom 1.0, JSON Feed 1.1, or JSON Lines (one JSON Feed item per line).",
+)
+@click.option(
+    "--since", metavar="WHEN", help="Stories published since a date (2026-11-01) or for 7d, 12h."
+)
+@click.option("--feed", "feed_url", metavar="URL", help="Only stories this feed carried.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N stories.")
+@click.pass_obj
+@_errors
+def export_command(
+    context: _Context, fmt: str, since: str | None, feed_url: str | None, limit: int | None
+) -> None:
+    """Deduplicated stories, newest first, each with its republications (URL, outlet, time)."""
+    from datetime import UTC, datetime
+
+    from ingestd import export
+
+    when = export.parse_since(since, datetime.now(UTC)) if since else None
+    selection = export.Selection(when, feed_url, limit)
+    click.echo(_read(context, lambda tx: export.export_bytes(tx, fmt, selection)), nl=False)
+
+
+@main.command("stats", epilog="Example: ingest stats --json")
+@json_option
+@click.pass_obj
+@_errors
+def stats_command(context: _Context, as_json: bool) -> None:
+    """Feeds by status, queue depth, items, clusters and the last day's polls, from the
+    database (the numbers /metrics serves)."""
+    from datetime import UTC, datetime
+
+    from ingestd import metrics, render
+    from ingestd.store.upkeep import stats
+
+    found = _read(context, lambda tx: stats(tx, datetime.now(UTC)))
+    if as_json:
+        render.json_lines([metrics.stats_object(found)])
+    else:
+        click.echo("\n".join(metrics.stats_lines(found)))
 
 
 @main.group(epilog="Example: ingest db status")

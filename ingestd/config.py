@@ -13,11 +13,12 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from ingestd import __version__
 from ingestd.errors import ConfigError
 
 CONFIG_ENV = "INGESTD_CONFIG"
@@ -31,13 +32,16 @@ class HttpSettings:
     """How pages and feeds are fetched."""
 
     timeout_s: float = 20.0  # connect and read timeout, each
+    total_timeout_s: float = 60.0  # a whole request, redirects and body included
     max_bytes: int = 5_000_000  # limit on the decoded body
-    user_agent: str = "ingestd/0.1"
+    user_agent: str = f"ingestd/{__version__}"  # with contact_url: "ingestd/0.1 (+URL)"
     proxy: str | None = None  # every request goes through it when set
     allow_private_networks: bool = False  # fetch loopback/private/link-local addresses
     max_redirects: int = 5
     max_concurrency: int = 16  # requests in flight, all hosts together
     per_host_concurrency: int = 2  # requests in flight to one host
+    min_host_gap_s: float = 1.0  # least time between the starts of two requests to one host
+    contact_url: str | None = None  # named in the default User-Agent, for publishers
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class ScheduleSettings:
     default_interval_s: float = 1800.0
     min_interval_s: float = 300.0
     max_interval_s: float = 86400.0
+    lease_s: float = 600.0  # a worker's claim on a feed it polls; a dead worker's lapses then
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,28 @@ class ExtractSettings:
     fetch_pages: bool = True  # False: use the feed's own content only
     favor: str = "balanced"  # "precision", "recall" or "balanced" (trafilatura's modes)
     workers: int = 0  # processes for parsing and extraction; 0 = one per core
+    max_entries: int = 200  # entries taken from one feed document per poll (the first ones)
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How the daemon behaves as a service."""
+
+    shutdown_timeout_s: float = 10.0  # SIGTERM/SIGINT: polls in flight get this long to finish
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """The optional HTTP listener (Prometheus ``/metrics``, ``/healthz``)."""
+
+    listen: str | None = None  # "host:port", e.g. "127.0.0.1:9464"; None: no listener
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long items are kept."""
+
+    days: float = 0.0  # items stored longer ago than this are pruned; 0 keeps them forever
 
 
 @dataclass(frozen=True)
@@ -92,6 +119,9 @@ class Settings:
     dedup: DedupSettings = field(default_factory=DedupSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     extract: ExtractSettings = field(default_factory=ExtractSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     feeds: tuple[FeedConfig, ...] = ()
     source: Path | None = None  # the file read, if any
 
@@ -250,6 +280,13 @@ def _choice(*options: str) -> Callable[[Any], str]:
     return convert
 
 
+def _contact_url(value: Any) -> str:
+    text = _text(value)
+    if urlsplit(text).scheme not in ("http", "https", "mailto"):
+        raise ValueError(f"expected an http(s) or mailto: URL, got {value!r}")
+    return text
+
+
 def _proxy(value: Any) -> str | None:
     text = _text(value) if value != "" else ""
     if not text:
@@ -264,7 +301,10 @@ def _proxy(value: Any) -> str | None:
 
 def _build(data: Mapping[str, Any], source: Path | None) -> Settings:
     top = _Section(data, "", source)
-    top.check_keys({"database", "http", "dedup", "schedule", "extract", "feeds"})
+    top.check_keys(
+        {"database", "http", "dedup", "schedule", "extract", "feeds"}
+        | {"service", "metrics", "retention"}
+    )
     schedule = _schedule(_Section(data.get("schedule"), "schedule", source))
     return Settings(
         database_url=_database_url(_Section(data.get("database"), "database", source)),
@@ -272,6 +312,9 @@ def _build(data: Mapping[str, Any], source: Path | None) -> Settings:
         dedup=_dedup(_Section(data.get("dedup"), "dedup", source)),
         schedule=schedule,
         extract=_extract(_Section(data.get("extract"), "extract", source)),
+        service=_service(_Section(data.get("service"), "service", source)),
+        metrics=_metrics(_Section(data.get("metrics"), "metrics", source)),
+        retention=_retention(_Section(data.get("retention"), "retention", source)),
         feeds=_feeds(data.get("feeds", []), source),
         source=source,
     )
@@ -312,10 +355,13 @@ def _as_dict(settings: Settings) -> dict[str, Any]:
 def _http(section: _Section) -> HttpSettings:
     d = HttpSettings()
     section.check_keys({f.name for f in fields(HttpSettings)})
+    contact = section.get("contact_url", None, _contact_url)
+    default_agent = f"{d.user_agent} (+{contact})" if contact else d.user_agent
     return HttpSettings(
         timeout_s=section.get("timeout_s", d.timeout_s, _number(0.1, 600)),
+        total_timeout_s=section.get("total_timeout_s", d.total_timeout_s, _number(0.1, 3600)),
         max_bytes=section.get("max_bytes", d.max_bytes, _integer(1024, 1 << 31)),
-        user_agent=section.get("user_agent", d.user_agent, _text),
+        user_agent=section.get("user_agent", default_agent, _text),
         proxy=section.get("proxy", d.proxy, _proxy),
         allow_private_networks=section.get(
             "allow_private_networks", d.allow_private_networks, _boolean
@@ -325,6 +371,8 @@ def _http(section: _Section) -> HttpSettings:
         per_host_concurrency=section.get(
             "per_host_concurrency", d.per_host_concurrency, _integer(1, 64)
         ),
+        min_host_gap_s=section.get("min_host_gap_s", d.min_host_gap_s, _number(0, 3600)),
+        contact_url=contact,
     )
 
 
@@ -354,11 +402,12 @@ def _dedup(section: _Section) -> DedupSettings:
 
 def _schedule(section: _Section) -> ScheduleSettings:
     d = ScheduleSettings()
-    section.check_keys({"default_interval", "min_interval", "max_interval"})
+    section.check_keys({"default_interval", "min_interval", "max_interval", "lease"})
     result = ScheduleSettings(
         default_interval_s=section.get("default_interval", d.default_interval_s, parse_duration_s),
         min_interval_s=section.get("min_interval", d.min_interval_s, parse_duration_s),
         max_interval_s=section.get("max_interval", d.max_interval_s, parse_duration_s),
+        lease_s=section.get("lease", d.lease_s, parse_duration_s),
     )
     if result.min_interval_s > result.max_interval_s:
         raise section.error("schedule.min_interval", "is longer than schedule.max_interval")
@@ -372,7 +421,38 @@ def _extract(section: _Section) -> ExtractSettings:
         fetch_pages=section.get("fetch_pages", d.fetch_pages, _boolean),
         favor=section.get("favor", d.favor, _choice("precision", "balanced", "recall")),
         workers=section.get("workers", d.workers, _integer(0, 256)),
+        max_entries=section.get("max_entries", d.max_entries, _integer(1, 100_000)),
     )
+
+
+def _service(section: _Section) -> ServiceSettings:
+    d = ServiceSettings()
+    section.check_keys({f.name for f in fields(ServiceSettings)})
+    timeout = section.get("shutdown_timeout_s", d.shutdown_timeout_s, _number(1, 3600))
+    return ServiceSettings(shutdown_timeout_s=timeout)
+
+
+def _metrics(section: _Section) -> MetricsSettings:
+    section.check_keys({f.name for f in fields(MetricsSettings)})
+    return MetricsSettings(listen=section.get("listen", None, _listen_address))
+
+
+def _listen_address(value: Any) -> str | None:
+    """``"host:port"`` (``"[::1]:9464"`` for IPv6; port 0 picks a free one), or "" for none."""
+    if not isinstance(value, str):
+        raise TypeError(f'expected "host:port" such as "127.0.0.1:9464", got {value!r}')
+    if not value.strip():
+        return None
+    host, _, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f'expected "host:port" such as "127.0.0.1:9464", got {value!r}')
+    return value.strip()
+
+
+def _retention(section: _Section) -> RetentionSettings:
+    section.check_keys({f.name for f in fields(RetentionSettings)})
+    return RetentionSettings(days=section.get("days", 0.0, _number(0, 36500)))
 
 
 def _feeds(raw: object, source: Path | None) -> tuple[FeedConfig, ...]:
@@ -414,3 +494,42 @@ def _feed_url(value: Any, source: Path | None) -> str:
         base = source.resolve().parent if source else Path.cwd()
         return (base / text[len("file:") :]).resolve().as_uri()
     raise ValueError(f"expected an http://, https:// or file: URL, got {text!r}")
+
+
+# --- documentation -----------------------------------------------------------------------------
+
+# TOML keys that differ from the settings' field names (durations are written with units).
+_TOML_NAMES = {
+    "schedule": {
+        "default_interval_s": "default_interval",
+        "min_interval_s": "min_interval",
+        "max_interval_s": "max_interval",
+        "lease_s": "lease",
+    },
+    "feeds": {"interval_s": "interval"},
+}
+
+
+def documented_keys() -> dict[str, object]:
+    """Every configuration key as ``"section.key"`` (``"feeds.url"`` for ``[[feeds]]``) with its
+    default in the settings' units; None where there is none (unset, required, or computed, as
+    ``database.url``).
+
+    Sections are found by walking :class:`Settings`, so a new section or field appears here by
+    itself; ``tests/test_docs.py`` checks that the loader accepts each key, that README.md
+    documents it and that ``config/ingestd.toml`` lists it with its default.
+    """
+    keys: dict[str, object] = {"database.url": None}
+    for section in fields(Settings):
+        factory = section.default_factory
+        defaults = factory() if factory is not MISSING and callable(factory) else None
+        if defaults is None or not is_dataclass(defaults):
+            continue
+        names = _TOML_NAMES.get(section.name, {})
+        for item in fields(defaults):
+            key = names.get(item.name, item.name)
+            keys[f"{section.name}.{key}"] = getattr(defaults, item.name)
+    for item in fields(FeedConfig):
+        key = _TOML_NAMES["feeds"].get(item.name, item.name)
+        keys[f"feeds.{key}"] = None if item.default is MISSING else item.default
+    return keys

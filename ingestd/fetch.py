@@ -22,15 +22,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import email.utils
 import hashlib
 import mimetypes
 import ssl
+import time
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -40,12 +43,21 @@ from ingestd import netguard
 from ingestd.config import HttpSettings
 from ingestd.model import FailureKind, Fetched, FetchFailed, FetchResult, NotModified, Validators
 
-__all__ = ["MAX_RETRY_AFTER_S", "Fetcher", "parse_retry_after"]
+__all__ = ["MAX_RETRY_AFTER_S", "Fetcher", "HostTurns", "parse_retry_after"]
 
 MAX_RETRY_AFTER_S = 86_400.0  # Retry-After values are capped at 24 h
+GAP_SLACK_S = 0.05  # added to min_host_gap_s so that servers never see requests closer
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ACCEPT_ENCODING = "gzip, deflate"  # the codings _Inflater decodes within max_bytes
+
+
+class HostTurns(Protocol):
+    """Request turns per host shared by several workers (e.g. through the database)."""
+
+    async def reserve(self, host: str, gap_s: float) -> float:
+        """Reserve the next request start for ``host``; returns seconds to wait for it."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class _Redirect:
     """A hop answered with a redirect to ``location`` (absolute)."""
 
     location: httpx.URL
+    permanent: bool  # 301 or 308
 
 
 @dataclass
@@ -66,14 +79,18 @@ class _HostSlot:
 class Fetcher:
     """Async fetcher; one per run. Use as ``async with Fetcher(settings) as f:``."""
 
-    def __init__(self, settings: HttpSettings) -> None:
+    def __init__(self, settings: HttpSettings, turns: HostTurns | None = None) -> None:
+        """``turns`` shares each host's request turns with other workers (PostgreSQL); without
+        it the minimum gap between requests to one host is kept within this process."""
         self._settings = settings
+        self._turns = turns
         self._proxy = httpx.URL(settings.proxy) if settings.proxy else None
         self._client: httpx.AsyncClient | None = None
         self._direct: httpx.AsyncClient | None = None  # to the proxy itself, absolute form
         self._https_absolute = False  # the proxy does not tunnel: send https in absolute form
         self._global = asyncio.Semaphore(settings.max_concurrency)
         self._hosts: dict[str, _HostSlot] = {}
+        self._next_start: dict[str, float] = {}  # host → loop time its next request may start
 
     async def __aenter__(self) -> Fetcher:
         self._client = self._make_client(self._settings.proxy)
@@ -120,7 +137,14 @@ class Fetcher:
         if allow_private is None:
             allow_private = self._settings.allow_private_networks
         headers = _request_headers(validators, accept)
-        return await self._follow(url, headers, allow_private)
+        try:
+            async with asyncio.timeout(self._settings.total_timeout_s):
+                return await self._follow(url, headers, allow_private)
+        except TimeoutError:
+            limit = self._settings.total_timeout_s
+            return FetchFailed(
+                url, FailureKind.TRANSIENT, f"no complete answer within {limit:g} s from {url}"
+            )
 
     async def _follow(self, url: str, headers: dict[str, str], allow_private: bool) -> FetchResult:
         """Request ``url`` and follow its redirects, checking every hop with the guard."""
@@ -128,13 +152,16 @@ class Fetcher:
             current = httpx.URL(url)
         except httpx.InvalidURL as exc:
             return _failed(url, f"invalid URL {url}: {exc}")
-        for _ in range(self._settings.max_redirects + 1):
+        permanent = True  # so far every redirect hop was 301/308
+        for hop in range(self._settings.max_redirects + 1):
             refusal = await self._guard(current, allow_private)
             if refusal is not None:
                 return refusal
             outcome = await self._hop(current, headers)
             if not isinstance(outcome, _Redirect):
-                return outcome
+                moved = str(current) if hop and permanent else None
+                return _with_move(outcome, moved)
+            permanent = permanent and outcome.permanent
             current = outcome.location
             if current.scheme not in _DEFAULT_PORTS:
                 return _failed(str(current), f"redirect to unsupported URL {current} from {url}")
@@ -160,17 +187,46 @@ class Fetcher:
 
     @contextlib.asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:
-        """Hold one of ``host``'s slots, then one of the global slots."""
+        """Hold one of ``host``'s slots and a global slot, then wait out the host's gap."""
         per_host = self._settings.per_host_concurrency
         slot = self._hosts.setdefault(host, _HostSlot(asyncio.Semaphore(per_host)))
         slot.users += 1
         try:
             async with slot.semaphore, self._global:
+                await self._gap(host)  # last, so that nothing delays the request after its turn
                 yield
         finally:
             slot.users -= 1
             if slot.users == 0:
                 del self._hosts[host]
+
+    async def _gap(self, host: str) -> None:
+        """Start requests to one host at least ``min_host_gap_s`` apart (feeds and pages alike,
+        across workers when turns are shared). A turn woken up late (a busy machine) is given
+        back for a new one, so that a late request never lands on the next one's heels."""
+        if self._settings.min_host_gap_s <= 0:
+            return
+        # Turns are spaced a little wider than the gap: the server sees a request only after
+        # its connection is set up, which takes longer for some requests than for others.
+        gap = self._settings.min_host_gap_s + GAP_SLACK_S
+        for _ in range(5):
+            wait = await self._reserve(host, gap)
+            due = time.monotonic() + wait
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if time.monotonic() - due <= GAP_SLACK_S:
+                return
+
+    async def _reserve(self, host: str, gap: float) -> float:
+        """Seconds until this host's next turn, which is hereby taken."""
+        if self._turns is not None:
+            return await self._turns.reserve(host, gap)
+        now = time.monotonic()
+        start = max(now, self._next_start.get(host, 0.0))
+        self._next_start[host] = start + gap
+        if len(self._next_start) > 4096:  # forget hosts whose gap is long over
+            self._next_start = {h: t for h, t in self._next_start.items() if t > now}
+        return start - now
 
     async def _hop(self, url: httpx.URL, headers: dict[str, str]) -> FetchResult | _Redirect:
         """One request, classified; transport errors become TRANSIENT failures."""
@@ -313,6 +369,13 @@ async def _read_limited(response: httpx.Response, coding: str, limit: int) -> by
     return b"".join(chunks)
 
 
+def _with_move(result: FetchResult, moved_to: str | None) -> FetchResult:
+    """The result, noting that the URL moved permanently to ``moved_to``."""
+    if moved_to is None or isinstance(result, FetchFailed):
+        return result
+    return dataclasses.replace(result, moved_to=moved_to)
+
+
 def _request_headers(validators: Validators | None, accept: str | None) -> dict[str, str]:
     """Per-request headers: Accept and the conditional-request validators, when given."""
     v = validators or Validators()
@@ -327,7 +390,7 @@ def _redirect(url: httpx.URL, response: httpx.Response) -> _Redirect | FetchFail
     if not location:
         return _failed(str(url), f"HTTP {status} without Location from {url}", status)
     try:
-        return _Redirect(url.join(location))
+        return _Redirect(url.join(location), permanent=status in (301, 308))
     except httpx.InvalidURL:
         return _failed(str(url), f"HTTP {status} with bad Location from {url}", status)
 

@@ -39,6 +39,7 @@ class Fetched:
     content_type: str | None
     validators: Validators
     headers: dict[str, str] = field(default_factory=dict)
+    moved_to: str | None = None  # every redirect hop was permanent (301/308): the new URL
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class NotModified:
     """The server answered 304 to a conditional request."""
 
     url: str
+    moved_to: str | None = None  # every redirect hop was permanent (301/308): the new URL
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ class ParsedFeed:
     title: str
     site_url: str | None  # the channel's <link>
     entries: tuple[FeedEntry, ...]
-    ttl_s: int | None = None
+    ttl_s: int | None = None  # RSS <ttl>, in seconds
+    update_period_s: float | None = None  # sy:updatePeriod / sy:updateFrequency, in seconds
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,9 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         site_url=urljoin(url, site) if site else None,
         entries=entries,
         ttl_s=_ttl_s(channel.get("ttl")),
+        update_period_s=_update_period_s(
+            channel.get("sy_updateperiod"), channel.get("sy_updatefrequency")
+        ),
     )
 
 
@@ -80,6 +83,27 @@ def _when(parsed: time.struct_time | None) -> datetime | None:
         return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
     except (OverflowError, ValueError, OSError):
         return None
+
+
+_PERIOD_S = {
+    "hourly": 3600,
+    "daily": 86400,
+    "weekly": 604800,
+    "monthly": 2592000,
+    "yearly": 31536000,
+}
+
+
+def _update_period_s(period: Any, frequency: Any) -> float | None:
+    """Syndication module: updatePeriod (default daily) divided by updateFrequency (default 1)."""
+    if period is None and frequency is None:
+        return None
+    seconds = _PERIOD_S.get(str(period or "daily").strip().lower())
+    try:
+        times = max(int(str(frequency or 1).strip()), 1)
+    except ValueError:
+        times = 1
+    return seconds / times if seconds else None
 
 
 def _ttl_s(value: Any) -> int | None:

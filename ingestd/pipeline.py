@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -19,9 +22,10 @@ from typing import Any, TypeVar
 
 import structlog
 
-from ingestd import schedule, work
+from ingestd import entries, feedrows, feedstate, work
 from ingestd.config import FeedConfig, Settings
 from ingestd.dedup.signature import SignatureParams
+from ingestd.errors import NotFoundError
 from ingestd.events import NoEvents, PipelineEvents
 from ingestd.fetch import Fetcher
 from ingestd.linking import link_new_item
@@ -36,11 +40,11 @@ from ingestd.model import (
     NotModified,
     ParsedFeed,
     ParseFailed,
-    Signature,
     Validators,
 )
-from ingestd.store import FeedRecord, NewItem, PollRecord, Store, Transaction
-from ingestd.urls import normalize_url, site_host
+from ingestd.store import FeedRecord, PollRecord, Store, Transaction
+from ingestd.store.upkeep import forget_pruned
+from ingestd.urls import normalize_url
 
 log = structlog.get_logger("ingestd.poll")
 _T = TypeVar("_T")
@@ -87,18 +91,6 @@ class RunSummary:
         )
 
 
-@dataclass(frozen=True)
-class _Ready:
-    """A new entry with its article and signature, ready to store."""
-
-    entry: FeedEntry
-    entry_key: str
-    article: Article | None  # None: reuse the stored item ``reuse_item``'s article
-    signature: Signature | None
-    final_url: str | None
-    reuse_item: int | None = None
-
-
 class Pipeline:
     """Polls feeds with a fetcher, a CPU pool and a store. One per process."""
 
@@ -114,6 +106,9 @@ class Pipeline:
         self.store = store
         self.pool = pool
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingestd-writer")
+        self.side = ThreadPoolExecutor(  # leases and host turns: short, never behind the writer
+            max_workers=settings.http.max_concurrency + 2, thread_name_prefix="ingestd-side"
+        )
         self.params = SignatureParams(
             settings.dedup.shingle_words,
             settings.dedup.num_perm,
@@ -121,6 +116,7 @@ class Pipeline:
             settings.dedup.anchor_every,
         )
         self.feed_configs = {feed.url: feed for feed in settings.feeds}
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
     async def db(self, fn: Callable[[Transaction], _T], write: bool = True) -> _T:
         """Run ``fn`` in one transaction on the writer thread."""
@@ -131,6 +127,16 @@ class Pipeline:
 
         return await asyncio.get_running_loop().run_in_executor(self.writer, run)
 
+    async def aside(self, fn: Callable[[Transaction], _T]) -> _T:
+        """Run ``fn`` in its own short transaction on a thread of its own, not queued behind
+        the writer (whose transactions may wait on other workers' dedup locks)."""
+
+        def run() -> _T:
+            with self.store.transaction() as tx:
+                return fn(tx)
+
+        return await asyncio.get_running_loop().run_in_executor(self.side, run)
+
     async def cpu(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self.pool, partial(fn, *args))
 
@@ -139,15 +145,70 @@ class Pipeline:
         await self.db(lambda tx: tx.sync_feeds(feeds, datetime.now(UTC)))
 
     async def run_due(self, fetcher: Fetcher) -> RunSummary:
-        """Poll every due feed once, concurrently (the fetcher bounds the concurrency)."""
+        """Poll every due feed once: claim feeds (a lease, so that several workers sharing the
+        database never poll one feed twice) and poll them concurrently until none is due."""
         now = datetime.now(UTC)
-        due = await self.db(lambda tx: tx.due_feeds(now), write=False)
-        self.events.pass_started(len(due))
+        due = await self.db(lambda tx: len(tx.due_feeds(now)), write=False)
+        self.events.pass_started(due)
         summary = RunSummary()
-        for outcome in await asyncio.gather(*(self.poll(feed, fetcher) for feed in due)):
-            summary.add(outcome)
+        workers = max(1, self.settings.http.max_concurrency)
+        await asyncio.gather(*(self._poll_claimed(fetcher, summary, now) for _ in range(workers)))
         await self.prune_index()
         return summary
+
+    async def _poll_claimed(self, fetcher: Fetcher, summary: RunSummary, due_at: datetime) -> None:
+        """Claim one feed due at ``due_at`` at a time and poll it, until none is left (a feed
+        that comes due again during the pass waits for the next pass)."""
+        while feeds := await self.db(lambda tx: self._claim(tx, due_at)):
+            renewal = asyncio.create_task(self._keep_lease(feeds[0].id))
+            try:
+                summary.add(await self.poll(feeds[0], fetcher))
+            finally:
+                renewal.cancel()
+
+    async def _keep_lease(self, feed_id: int) -> None:
+        """Extend this worker's lease on a feed every third of the lease while polling it."""
+        lease_s = self.settings.schedule.lease_s
+        while True:
+            await asyncio.sleep(lease_s / 3)
+            until = datetime.now(UTC) + timedelta(seconds=lease_s)
+            await self.aside(
+                partial(feedrows.renew, feed_id=feed_id, owner=self.worker_id, until=until)
+            )
+
+    def _claim(self, tx: Transaction, due_at: datetime) -> list[FeedRecord]:
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=self.settings.schedule.lease_s)
+        return tx.claim_due_feeds(self.worker_id, due_at, until, 1, lease_now=now)
+
+    async def poll_url(self, url: str, fetcher: Fetcher) -> PollOutcome:
+        """Poll the feed with this URL (or alias) now, whatever its schedule, but not before a
+        server's Retry-After nor while another worker polls it."""
+        feed_id = await self.db(lambda tx: tx.feed_id_for_url(url), write=False)
+        if feed_id is None:
+            raise NotFoundError(f"feeds poll: no feed with URL {url} (see `ingest feeds list`)")
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=self.settings.schedule.lease_s)
+        feed = await self.db(lambda tx: tx.claim_feed(feed_id, self.worker_id, now, until))
+        if feed is None:
+            return PollOutcome(url, "skipped", error="another worker is polling it right now")
+        if feed.not_before_at and feed.not_before_at > now:
+            await self.db(lambda tx: tx.update_feed(feed_id, lease_owner=None, lease_until=None))
+            wait = feed.not_before_at.isoformat(timespec="seconds")
+            return PollOutcome(
+                feed.url, "skipped", error=f"the server asked for no request before {wait}"
+            )
+        return await self.poll(feed, fetcher)
+
+    async def reserve(self, host: str, gap_s: float) -> float:
+        """:class:`~ingestd.fetch.HostTurns` through the store: the host's next request turn,
+        shared with every worker on the database; returns the seconds to wait."""
+
+        def reserve(tx: Transaction) -> int:
+            return tx.reserve_host_turn(host, int(gap_s * 1000), int(time.time() * 1000))
+
+        start_ms = await self.aside(reserve)
+        return max(0.0, start_ms / 1000 - time.time())
 
     async def prune_index(self) -> int:
         """Drop the dedup keys of items stored before the window, in small transactions."""
@@ -206,7 +267,8 @@ class Pipeline:
         return result
 
     async def _poll(self, feed: FeedRecord, fetcher: Fetcher, started: datetime) -> PollOutcome:
-        validators = _validators(feed)
+        unconditional = feedstate.wants_unconditional(feed, started)
+        validators = None if unconditional else _validators(feed)
         result = await self._fetch(
             fetcher, "feed", feed.url, feed, validators=validators, accept=FEED_ACCEPT
         )
@@ -214,11 +276,11 @@ class Pipeline:
             await self._record_failure(feed, started, result)
             return PollOutcome(feed.url, "failed", error=result.reason)
         if isinstance(result, NotModified):
-            await self._record_quiet(feed, started, "not_modified", None)
+            await self._record_answer(feed, started, result, "not_modified")
             return PollOutcome(feed.url, "not_modified")
         body_hash = hashlib.blake2b(result.body, digest_size=16).hexdigest()
         if body_hash == feed.body_hash:
-            await self._record_quiet(feed, started, "unchanged", result)
+            await self._record_answer(feed, started, result, "unchanged")
             return PollOutcome(feed.url, "unchanged")
         parsed = await self.cpu(work.parse_job, result.body, result.url, result.content_type)
         if isinstance(parsed, ParseFailed):
@@ -241,7 +303,7 @@ class Pipeline:
         body_hash: str,
         parsed: ParsedFeed,
     ) -> PollOutcome:
-        keyed = _keyed_entries(parsed)
+        keyed = entries.keyed_entries(parsed, self.settings.extract.max_entries)
         known = await self.db(lambda tx: tx.known_entry_keys(feed.id, keyed), write=False)
         fresh = [(key, entry) for key, entry in keyed.items() if key not in known]
         ready = await asyncio.gather(
@@ -256,7 +318,7 @@ class Pipeline:
 
     async def _prepare(
         self, feed: FeedRecord, key: str, entry: FeedEntry, fetcher: Fetcher
-    ) -> _Ready:
+    ) -> entries.Ready:
         """Fetch and extract the entry's page, falling back to the feed's own content."""
         url = entry.url
         if url and url.startswith("file:") and not feed.url.startswith("file:"):
@@ -265,7 +327,7 @@ class Pipeline:
             norm = normalize_url(url)
             reuse = await self.db(lambda tx: tx.items_matching("url_norm", norm), write=False)
             if reuse:
-                return _Ready(entry, key, None, None, url, reuse_item=reuse[0].id)
+                return entries.Ready(entry, key, None, None, url, reuse_item=reuse[0].id)
         note = "the entry has no link"
         if url and self.settings.extract.fetch_pages:
             page = await self._fetch(
@@ -276,7 +338,7 @@ class Pipeline:
                     work.page_job, page.body, page.url, self.settings.extract.favor, self.params
                 )
                 if not isinstance(prepared, ExtractFailed):
-                    return _Ready(entry, key, prepared[0], prepared[1], page.url)
+                    return entries.Ready(entry, key, prepared[0], prepared[1], page.url)
                 note = f"extract: {prepared.reason} at {page.url}"
                 self.events.extraction_failed(prepared.reason)
             else:
@@ -289,8 +351,8 @@ class Pipeline:
         if isinstance(fallback, ExtractFailed):
             log.warning("entry without text", entry=url, reason=fallback.reason)
             empty = Article("", entry.title, None, None, None, source="feed", note=fallback.reason)
-            return _Ready(entry, key, empty, _empty_signature(), url)
-        return _Ready(entry, key, fallback[0], fallback[1], url)
+            return entries.Ready(entry, key, empty, entries.empty_signature(), url)
+        return entries.Ready(entry, key, fallback[0], fallback[1], url)
 
     def _write_poll(
         self,
@@ -300,210 +362,84 @@ class Pipeline:
         result: Fetched,
         body_hash: str,
         parsed: ParsedFeed,
-        ready: list[_Ready],
+        ready: list[entries.Ready],
     ) -> tuple[int, int]:
         """Store a poll's new items, link them, and update the feed: one transaction."""
         tx.lock_dedup()
         now = datetime.now(UTC)
         still_new = tx.known_entry_keys(feed.id, [r.entry_key for r in ready])
+        listed = entries.keyed_entries(parsed, self.settings.extract.max_entries)
+        forget_pruned(tx, feed.id, listed)  # retention's tombstones of entries no longer listed
         new = republications = 0
         ordered = sorted(ready, key=lambda r: (r.entry.published or now, r.entry_key))
         for prepared in ordered:
             if prepared.entry_key in still_new:
                 continue  # another worker stored it meanwhile
-            item, signature = _new_item(tx, feed, parsed, prepared, now)
+            item, signature = entries.new_item(tx, feed, parsed, prepared, now)
             item_id = tx.insert_item(item)
             outcome = link_new_item(tx, item_id, item, signature, self.settings.dedup, now)
             new += 1
             republications += outcome.republication
-        every = schedule.interval_s(feed.interval_s, self.settings.schedule, parsed.ttl_s)
-        tx.update_feed(
+        values = feedstate.after_answer(
+            feed, result, self.settings.schedule, now, feedrows.recent(tx, feed.id), parsed
+        )
+        values.update(
+            title=parsed.title or feed.title, site_url=parsed.site_url, body_hash=body_hash
+        )
+        feedrows.update_feed(tx, feed, values)
+        poll = PollRecord(
             feed.id,
-            title=parsed.title or feed.title,
-            site_url=parsed.site_url,
-            etag=result.validators.etag,
-            last_modified=result.validators.last_modified,
-            body_hash=body_hash,
-            status="ok",
-            consecutive_failures=0,
-            last_error=None,
-            last_polled_at=now,
-            last_success_at=now,
-            next_poll_at=schedule.next_success(now, every),
+            started,
+            now,
+            "new" if new else "unchanged",
+            result.status,
+            len(parsed.entries),
+            new,
+            republications,
+            None,
         )
-        tx.insert_poll(
-            PollRecord(
-                feed.id,
-                started,
-                now,
-                "new" if new else "unchanged",
-                result.status,
-                len(parsed.entries),
-                new,
-                republications,
-                None,
-            )
-        )
+        tx.insert_poll(poll)
         return new, republications
 
-    async def _record_quiet(
-        self, feed: FeedRecord, started: datetime, outcome: str, result: Fetched | None
+    async def _record_answer(
+        self, feed: FeedRecord, started: datetime, result: Fetched | NotModified, outcome: str
     ) -> None:
-        every = schedule.interval_s(feed.interval_s, self.settings.schedule)
+        """Record a poll that stored nothing new (304, or an unchanged body)."""
 
         def write(tx: Transaction) -> None:
             now = datetime.now(UTC)
-            values: dict[str, Any] = {}
-            if result is not None:
-                values = {
-                    "etag": result.validators.etag,
-                    "last_modified": result.validators.last_modified,
-                }
-            tx.update_feed(
-                feed.id,
-                status="ok",
-                consecutive_failures=0,
-                last_error=None,
-                last_polled_at=now,
-                last_success_at=now,
-                next_poll_at=schedule.next_success(now, every),
-                **values,
+            values = feedstate.after_answer(
+                feed, result, self.settings.schedule, now, feedrows.recent(tx, feed.id)
             )
-            tx.insert_poll(
-                PollRecord(
-                    feed.id, started, now, outcome, result.status if result else 304, 0, 0, 0, None
-                )
-            )
+            feedrows.update_feed(tx, feed, values)
+            status = result.status if isinstance(result, Fetched) else 304
+            tx.insert_poll(PollRecord(feed.id, started, now, outcome, status, 0, 0, 0, None))
 
         await self.db(write)
 
     async def _record_failure(
         self, feed: FeedRecord, started: datetime, failure: FetchFailed
     ) -> None:
-        every = schedule.interval_s(feed.interval_s, self.settings.schedule)
+        """Record a failed poll on the feed: class, backoff, Retry-After (widened to the host
+        when several of its feeds are rate-limited)."""
 
         def write(tx: Transaction) -> None:
             now = datetime.now(UTC)
-            current = tx.feed(feed.id)
-            failures = (current.consecutive_failures if current else 0) + 1
-            status = "gone" if failure.status == 410 else "failing"
-            tx.update_feed(
-                feed.id,
-                status=status,
-                consecutive_failures=failures,
-                last_error=failure.reason,
-                last_polled_at=now,
-                next_poll_at=schedule.next_failure(now, every, failures, failure.retry_after_s),
-            )
+            current = tx.feed(feed.id) or feed
+            values = feedstate.after_failure(current, failure, self.settings.schedule, now)
+            tx.update_feed(feed.id, **values)
             tx.insert_poll(
                 PollRecord(feed.id, started, now, "failed", failure.status, 0, 0, 0, failure.reason)
             )
+            if failure.kind is FailureKind.RATE_LIMITED and values.get("not_before_at"):
+                feedrows.widen_rate_limit(tx, feed, values["not_before_at"], now)
 
         await self.db(write)
 
     def close(self) -> None:
         self.writer.shutdown(wait=True)
+        self.side.shutdown(wait=True)
 
 
 def _validators(feed: FeedRecord) -> Validators:
     return Validators(feed.etag, feed.last_modified)
-
-
-def _keyed_entries(parsed: ParsedFeed) -> dict[str, FeedEntry]:
-    """Entries by their identity in the feed: GUID, else normalised URL, else title hash."""
-    keyed: dict[str, FeedEntry] = {}
-    for entry in parsed.entries:
-        if entry.guid:
-            key = entry.guid
-        elif entry.url:
-            key = normalize_url(entry.url)
-        elif entry.title:
-            key = "title:" + hashlib.blake2b(entry.title.encode(), digest_size=12).hexdigest()
-        else:
-            continue
-        keyed.setdefault(key, entry)
-    return keyed
-
-
-def _empty_signature() -> Signature:
-    return Signature(
-        body_hash="",
-        n_words=0,
-        shingles=b"",
-        narrative=b"",
-        minhash=b"",
-        band_keys=(),
-        anchor_keys=(),
-        attribution=(),
-    )
-
-
-def _new_item(
-    tx: Transaction, feed: FeedRecord, parsed: ParsedFeed, ready: _Ready, now: datetime
-) -> tuple[NewItem, Signature]:
-    """The row to insert for a prepared entry (reusing a stored item's text for the same URL)."""
-    entry = ready.entry
-    url = ready.final_url or entry.url
-    own_host = site_host(url) or site_host(parsed.site_url) or site_host(feed.site_url)
-    if ready.reuse_item is not None:
-        stored = tx.payload(ready.reuse_item)
-        attribution = tuple(line for line in (stored.pop("attribution") or "").split("\n") if line)
-        published = entry.published or stored.pop("published_at")
-        stored.pop("published_at", None)
-        stored["title"] = entry.title or stored["title"]
-        item = NewItem(
-            feed_id=feed.id,
-            entry_key=ready.entry_key,
-            guid=entry.guid,
-            url=url,
-            url_norm=normalize_url(url) if url else None,
-            site_host=own_host,
-            published_at=published,
-            fetched_at=now,
-            attribution=attribution,
-            **stored,
-        )
-        return item, _stored_signature(item)
-    article, signature = ready.article, ready.signature
-    assert article is not None and signature is not None
-    canonical = article.canonical_url
-    item = NewItem(
-        feed_id=feed.id,
-        entry_key=ready.entry_key,
-        guid=entry.guid,
-        url=url,
-        url_norm=normalize_url(url) if url else None,
-        canonical_url=canonical,
-        canonical_norm=normalize_url(canonical) if canonical else None,
-        site_host=own_host or site_host(canonical),
-        site_name=article.site_name or parsed.title or feed.name,
-        title=entry.title or article.title,
-        published_at=entry.published or article.published,
-        fetched_at=now,
-        text=article.text,
-        text_source=article.source,
-        extract_note=article.note,
-        body_hash=signature.body_hash or None,
-        n_words=signature.n_words,
-        shingles=signature.shingles,
-        narrative=signature.narrative,
-        minhash=signature.minhash,
-        attribution=signature.attribution,
-        compilation=signature.compilation_hint,
-    )
-    return item, signature
-
-
-def _stored_signature(item: NewItem) -> Signature:
-    """A signature for an item that reuses another's text: no keys (the original has them)."""
-    return Signature(
-        body_hash=item.body_hash or "",
-        n_words=item.n_words,
-        shingles=item.shingles,
-        narrative=item.narrative,
-        minhash=item.minhash,
-        band_keys=(),
-        anchor_keys=(),
-        attribution=item.attribution,
-        compilation_hint=item.compilation,
-    )

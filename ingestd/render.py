@@ -7,8 +7,9 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 
 def json_lines(objects: Iterable[dict[str, Any]]) -> None:
@@ -29,26 +30,66 @@ def _when(value: str | None) -> str:
     return value[:16].replace("T", " ") if value else "-"
 
 
+# How tables share the terminal: short values (ids, times, roles) never wrap; URLs are cut with
+# an ellipsis (``--json`` has them whole); titles and errors wrap in the width left. Terminals
+# narrower than ``NARROW`` columns get compact tables: the site under the title, a feed's name
+# and last error under its URL.
+NARROW = 110
+Column = tuple[str, str]  # (header, kind): "short", "text" or "url"
+Cell = str | RenderableType
+
+
+def _narrow(console: Console) -> bool:
+    return console.width < NARROW
+
+
+def _stacked(main: str, *notes: tuple[str | None, str], cut: bool = False) -> Cell:
+    """``main`` (cut with an ellipsis when ``cut``) and styled notes on the lines below it;
+    dim notes (sites, feeds) are cut too, others (errors) wrap."""
+    lines = [Text(main, overflow="ellipsis", no_wrap=True) if cut else Text(main)]
+    lines += [
+        Text(note, style=style, overflow="ellipsis", no_wrap=style == "dim")
+        for note, style in notes
+        if note
+    ]
+    return Group(*lines) if len(lines) > 1 else lines[0]
+
+
+def _table(title: str | None, columns: list[Column], rows: list[list[Cell]]) -> Table:
+    """A table whose columns share the terminal's width as described above."""
+    table = Table(title=title, expand=False)
+    for index, (header, kind) in enumerate(columns):
+        if kind == "short":
+            cells = [len(cell) for row in rows if isinstance(cell := row[index], str)]
+            table.add_column(header, no_wrap=True, min_width=max([len(header), *cells]))
+        elif kind == "url":
+            table.add_column(header, overflow="ellipsis", max_width=60, min_width=12)
+        else:
+            table.add_column(header, overflow="fold", min_width=12)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def clusters_table(clusters: list[dict[str, Any]]) -> None:
     """A table of clusters: id, size, canonical title and site, why it is canonical."""
     console = _console()
     if not clusters:
         console.print("No clusters yet: no story has been seen more than once.")
         return
-    table = Table(title=f"{len(clusters)} clusters", expand=False)
-    for name in ("id", "size", "canonical item", "site", "published", "why canonical"):
-        table.add_column(name, overflow="fold")
+    narrow = _narrow(console)
+    rows: list[list[Cell]] = []
     for c in clusters:
         canon = c["canonical"]
-        table.add_row(
-            str(c["id"]),
-            str(c["size"]),
-            canon["title"] or canon["url"] or "",
-            canon["site"] or "",
-            _when(canon["published"]),
-            c["canonical_reason"],
+        title, site = canon["title"] or canon["url"] or "", canon["site"] or ""
+        first = [_stacked(title, (site, "dim"))] if narrow else [title, site]
+        rows.append(
+            [str(c["id"]), str(c["size"]), *first, _when(canon["published"]), c["canonical_reason"]]
         )
-    console.print(table)
+    columns: list[Column] = [("id", "short"), ("size", "short"), ("canonical item", "text")]
+    columns += [] if narrow else [("site", "url")]
+    columns += [("published", "short"), ("why canonical", "short")]
+    console.print(_table(f"{len(clusters)} clusters", columns, rows))
 
 
 def cluster_detail(cluster: dict[str, Any]) -> None:
@@ -63,24 +104,24 @@ def cluster_detail(cluster: dict[str, Any]) -> None:
     console.print(
         f"  chosen because: {cluster['canonical_reason']}: {cluster['canonical_evidence']}"
     )
-    table = Table(title="Republications", expand=False)
-    for name in ("item", "url", "feed", "published", "similarity", "reason"):
-        table.add_column(name, overflow="fold")
+    narrow = _narrow(console)
+    rows: list[list[Cell]] = []
     for rep in cluster["republications"]:
-        similarity = (
-            f"{rep['similarity']:.2f} {rep['similarity_measure'] or ''}"
-            if rep["similarity"] is not None
-            else "-"
+        url, feed = rep["url"] or "", rep["feed_url"]
+        first = [_stacked(url, (f"feed {feed}", "dim"), cut=True)] if narrow else [url, feed]
+        rows.append(
+            [str(rep["id"]), *first, _when(rep["published"]), _similarity(rep), rep["reason"] or ""]
         )
-        table.add_row(
-            str(rep["id"]),
-            rep["url"] or "",
-            rep["feed_url"],
-            _when(rep["published"]),
-            similarity,
-            rep["reason"] or "",
-        )
-    console.print(table)
+    columns: list[Column] = [("item", "short"), ("url", "url")]
+    columns += [] if narrow else [("feed", "url")]
+    columns += [("published", "short"), ("similarity", "short"), ("reason", "short")]
+    console.print(_table("Republications", columns, rows))
+
+
+def _similarity(rep: dict[str, Any]) -> str:
+    if rep["similarity"] is None:
+        return "-"
+    return f"{rep['similarity']:.2f} {rep['similarity_measure'] or ''}".strip()
 
 
 def items_table(items: list[dict[str, Any]]) -> None:
@@ -89,19 +130,41 @@ def items_table(items: list[dict[str, Any]]) -> None:
     if not items:
         console.print("No items stored yet.")
         return
-    table = Table(title=f"{len(items)} items", expand=False)
-    for name in ("id", "title", "site", "published", "role", "cluster"):
-        table.add_column(name, overflow="fold")
+    narrow = _narrow(console)
+    rows: list[list[Cell]] = []
     for item in items:
-        table.add_row(
-            str(item["id"]),
-            item["title"] or item["url"] or "",
-            item["site"] or "",
-            _when(item["published"]),
-            item["role"],
-            str(item["cluster_id"] or "-"),
-        )
-    console.print(table)
+        title, site = item["title"] or item["url"] or "", item["site"] or ""
+        first = [_stacked(title, (site, "dim"))] if narrow else [title, site]
+        cluster = str(item["cluster_id"] or "-")
+        rows.append([str(item["id"]), *first, _when(item["published"]), item["role"], cluster])
+    columns: list[Column] = [("id", "short"), ("title", "text")]
+    columns += [] if narrow else [("site", "url")]
+    columns += [("published", "short"), ("role", "short"), ("cluster", "short")]
+    console.print(_table(f"{len(items)} items", columns, rows))
+
+
+def feeds_table(feeds: list[dict[str, Any]]) -> None:
+    """A table of feeds: URL, name, source, status, next poll and the last error."""
+    console = _console()
+    if not feeds:
+        console.print("No feeds: add [[feeds]] to the configuration file or `ingest feeds add`.")
+        return
+    narrow = _narrow(console)
+    rows: list[list[Cell]] = []
+    for feed in feeds:
+        name, error = feed["name"] or feed["title"] or "", feed["last_error"] or ""
+        status = feed["status"] if feed["active"] else "removed"
+        when = _when(feed["next_poll"]) if feed["next_poll"] else "due"
+        if narrow:
+            cell = _stacked(feed["url"], (name, "dim"), (error, "red"), cut=True)
+            rows.append([cell, feed["source"], status, when])
+        else:
+            rows.append([feed["url"], name, feed["source"], status, when, error])
+    columns: list[Column] = [("feed" if narrow else "url", "url")]
+    columns += [] if narrow else [("name", "text")]
+    columns += [("source", "short"), ("status", "short"), ("next poll", "short")]
+    columns += [] if narrow else [("last error", "text")]
+    console.print(_table(f"{len(feeds)} feeds", columns, rows))
 
 
 def eval_report(scores: dict[str, Any], wrong: list[dict[str, Any]]) -> None:

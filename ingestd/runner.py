@@ -1,19 +1,28 @@
-"""Assembling a run: the store, the process pool, the fetcher and the pipeline."""
+"""Assembling a run: the store (behind its writer lock), the process pool, the fetcher and the
+pipeline. ``ingest --once`` and the daemon both start here."""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
 import os
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 
+import structlog
+
+from ingestd import retention
 from ingestd.config import Settings
 from ingestd.events import PipelineEvents
 from ingestd.fetch import Fetcher
-from ingestd.pipeline import Pipeline, RunSummary
+from ingestd.lock import writer_lock
+from ingestd.pipeline import Pipeline, PollOutcome, RunSummary
 from ingestd.store import Store
+from ingestd.store.upkeep import release_leases
+
+log = structlog.get_logger("ingestd.runner")
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
@@ -25,7 +34,15 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["ingestd.work"])
     count = workers or os.cpu_count() or 1
-    return ProcessPoolExecutor(max_workers=count, mp_context=context)
+    return ProcessPoolExecutor(
+        max_workers=count, mp_context=context, initializer=_leave_signals_to_the_parent
+    )
+
+
+def _leave_signals_to_the_parent() -> None:
+    """Ctrl-C reaches the whole process group; the daemon decides how its pass ends, so a
+    worker must not die of SIGINT in the middle of a job."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @asynccontextmanager
@@ -36,7 +53,8 @@ async def open_pipeline(
     pool = make_pool(settings.extract.workers)
     pipeline = Pipeline(settings, store, pool, events)
     try:
-        async with Fetcher(settings.http) as fetcher:
+        shared_turns = pipeline if store.dialect == "postgresql" else None  # several workers
+        async with Fetcher(settings.http, turns=shared_turns) as fetcher:
             await pipeline.sync_feeds()
             yield pipeline, fetcher
     finally:
@@ -44,17 +62,44 @@ async def open_pipeline(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+@contextmanager
+def open_store(settings: Settings) -> Iterator[Store]:
+    """The configured store, migrated, held with its writer lock (SQLite: one writer process;
+    :class:`ingestd.lock.DatabaseBusy` when another one has it)."""
+    with writer_lock(settings.database_url) as locked:
+        store = Store.open(settings.database_url)
+        try:
+            if locked is not None:  # the only writer: leases left behind are a dead process's
+                with store.transaction() as tx:
+                    if released := release_leases(tx):
+                        log.info("released the feed leases of a process that died", feeds=released)
+            yield store
+        finally:
+            store.close()
+
+
 async def _once(
     settings: Settings, store: Store, events: PipelineEvents | None = None
 ) -> RunSummary:
     async with open_pipeline(settings, store, events) as (pipeline, fetcher):
-        return await pipeline.run_due(fetcher)
+        summary = await pipeline.run_due(fetcher)
+        await retention.prune(pipeline, settings.retention.days)
+        return summary
 
 
 def run_once(settings: Settings, events: PipelineEvents | None = None) -> RunSummary:
-    """Poll every due feed once (a feed never polled is due) and return the totals."""
-    store = Store.open(settings.database_url)
-    try:
+    """Poll every due feed once (a feed never polled is due), apply retention, return the
+    totals."""
+    with open_store(settings) as store:
         return asyncio.run(_once(settings, store, events))
-    finally:
-        store.close()
+
+
+async def _poll_one(settings: Settings, store: Store, url: str) -> PollOutcome:
+    async with open_pipeline(settings, store) as (pipeline, fetcher):
+        return await pipeline.poll_url(url, fetcher)
+
+
+def poll_one(settings: Settings, url: str) -> PollOutcome:
+    """Poll the feed with this URL now (``ingest feeds poll``); NotFoundError if unknown."""
+    with open_store(settings) as store:
+        return asyncio.run(_poll_one(settings, store, url))

@@ -1,25 +1,92 @@
-"""When to poll a feed next (pure: time and outcomes in, a time out)."""
+"""When to poll a feed next (pure: times, hints and outcomes in, a time out).
+
+* The interval is the feed's own (else ``default_interval``), lengthened to what the publisher
+  asks for (``<ttl>``, ``sy:updatePeriod``/``sy:updateFrequency``, ``Cache-Control: max-age``,
+  ``Expires``) when that is longer, and bounded by ``min_interval``/``max_interval``.
+* It adapts to the feed: quiet feeds (no new items for several polls) are polled up to 8×
+  less often; busy feeds (new items at every recent poll) down to half the interval; feeds whose
+  new items are nearly all republications of stories already stored are polled half as often.
+* Failures back off per class: transient failures double the interval per consecutive failure;
+  permanent ones start at four intervals; rate limits wait at least the server's Retry-After.
+  Every backoff is capped at ``MAX_BACKOFF_S``; a 410 Gone feed is re-probed after a week.
+* Every delay gets ±10% jitter, so feeds of one host drift apart instead of polling in lockstep.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ingestd.config import ScheduleSettings
+from ingestd.model import FailureKind
 
 MAX_BACKOFF_S = 86_400.0  # failures never push a feed further out than a day
-JITTER = 0.1  # every delay is spread by ±10% so feeds of one host drift apart
+GONE_REPROBE_S = 7 * 86_400.0  # a 410 Gone feed is asked again after a week
+JITTER = 0.1  # every delay is spread by ±10%
+QUIET_POLLS = 3  # polls without new items before the interval starts to grow
+MAX_SLOWDOWN = 8.0  # a quiet feed is polled at most this many times less often
+REPUBLISHED_SHARE = 0.8  # above this share of republications a feed is polled half as often
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What the publisher says about how often to poll, in seconds (None: not said)."""
+
+    ttl_s: float | None = None
+    update_period_s: float | None = None
+    max_age_s: float | None = None
+    expires_in_s: float | None = None
+
+
+@dataclass(frozen=True)
+class RecentPoll:
+    """A past successful poll: how many new items it stored and how many were republications."""
+
+    new_items: int
+    republications: int
 
 
 def interval_s(
-    feed_interval_s: float | None, settings: ScheduleSettings, ttl_s: int | None = None
+    feed_interval_s: float | None,
+    settings: ScheduleSettings,
+    hints: Hints | None = None,
+    recent: Sequence[RecentPoll] = (),
 ) -> float:
-    """The feed's polling interval in seconds: its own, else the default, at least its ``<ttl>``,
-    bounded by ``min_interval``/``max_interval``."""
+    """The feed's polling interval in seconds (see the module docstring)."""
     base = feed_interval_s or settings.default_interval_s
-    if ttl_s and ttl_s > base:
-        base = float(ttl_s)
+    asked = [value for value in _hint_values(hints) if value and value > base]
+    if asked:
+        base = max(asked)
+    base *= _adaptation(recent)
     return min(max(base, settings.min_interval_s), settings.max_interval_s)
+
+
+def _hint_values(hints: Hints | None) -> list[float | None]:
+    if hints is None:
+        return []
+    return [hints.ttl_s, hints.update_period_s, hints.max_age_s, hints.expires_in_s]
+
+
+def _adaptation(recent: Sequence[RecentPoll]) -> float:
+    """A factor on the interval from the latest polls (newest first)."""
+    if not recent:
+        return 1.0
+    quiet = 0
+    for poll in recent:
+        if poll.new_items:
+            break
+        quiet += 1
+    if quiet >= QUIET_POLLS:
+        return float(min(2 ** (quiet // QUIET_POLLS), MAX_SLOWDOWN))
+    new = sum(poll.new_items for poll in recent)
+    republished = sum(poll.republications for poll in recent)
+    if new and republished / new >= REPUBLISHED_SHARE:
+        return 2.0
+    if len(recent) >= QUIET_POLLS and all(poll.new_items for poll in recent[:QUIET_POLLS]):
+        return 0.5
+    return 1.0
 
 
 def next_success(now: datetime, every_s: float, rng: random.Random | None = None) -> datetime:
@@ -27,19 +94,45 @@ def next_success(now: datetime, every_s: float, rng: random.Random | None = None
     return now + timedelta(seconds=_jitter(every_s, rng))
 
 
+def failure_delay_s(
+    every_s: float,
+    failures: int,
+    kind: FailureKind,
+    status: int | None = None,
+    retry_after_s: float | None = None,
+) -> float:
+    """Seconds until the next poll after ``failures`` consecutive failures (≥ 1), no jitter."""
+    if status == 410:
+        return GONE_REPROBE_S
+    growth = 2.0 ** max(failures - 1, 0)
+    if kind is FailureKind.PERMANENT:
+        delay = every_s * 4 * growth
+    elif kind is FailureKind.RATE_LIMITED:
+        delay = every_s * 2 * growth
+    else:
+        delay = every_s * growth
+    delay = min(delay, MAX_BACKOFF_S)
+    if retry_after_s is not None:
+        delay = max(delay, min(retry_after_s, MAX_BACKOFF_S))
+    return delay
+
+
 def next_failure(
     now: datetime,
     every_s: float,
     failures: int,
+    kind: FailureKind = FailureKind.TRANSIENT,
+    status: int | None = None,
     retry_after_s: float | None = None,
     rng: random.Random | None = None,
 ) -> datetime:
-    """The next poll after ``failures`` consecutive failures (≥ 1): the interval doubled per
-    failure, capped at a day, never sooner than the server's Retry-After."""
-    delay = min(every_s * (2 ** max(failures - 1, 0)), MAX_BACKOFF_S)
+    """The next poll after a failure: :func:`failure_delay_s` with jitter that never comes
+    before the server's Retry-After."""
+    delay = failure_delay_s(every_s, failures, kind, status, retry_after_s)
+    jittered = _jitter(delay, rng)
     if retry_after_s is not None:
-        delay = max(delay, min(retry_after_s, MAX_BACKOFF_S))
-    return now + timedelta(seconds=_jitter(delay, rng))
+        jittered = max(jittered, min(retry_after_s, MAX_BACKOFF_S))
+    return now + timedelta(seconds=jittered)
 
 
 def _jitter(delay_s: float, rng: random.Random | None) -> float:

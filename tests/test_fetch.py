@@ -23,7 +23,7 @@ from ingestd.fetch import MAX_RETRY_AFTER_S, Fetcher, parse_retry_after
 from ingestd.model import FailureKind, Fetched, FetchFailed, FetchResult, NotModified, Validators
 from tests.httpserver import LoopbackServer, Reply, Request
 
-LOCAL = HttpSettings(timeout_s=3.0, allow_private_networks=True)
+LOCAL = HttpSettings(min_host_gap_s=0.0, timeout_s=3.0, allow_private_networks=True)
 RSS = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
 
 
@@ -67,7 +67,7 @@ def proxy() -> Iterator[LoopbackServer]:
 
 
 def via(proxy: LoopbackServer, **overrides: Any) -> HttpSettings:
-    return HttpSettings(timeout_s=3.0, proxy=proxy.base_url, **overrides)
+    return HttpSettings(min_host_gap_s=0.0, timeout_s=3.0, proxy=proxy.base_url, **overrides)
 
 
 # --- responses ---------------------------------------------------------------------------
@@ -172,7 +172,9 @@ def test_redirects_are_followed_and_the_final_url_reported(server: LoopbackServe
 def test_redirect_loop_is_capped_at_max_redirects(server: LoopbackServer) -> None:
     server.route("/a", Reply(302, {"Location": "/b"}))
     server.route("/b", Reply(302, {"Location": "/a"}))
-    settings = HttpSettings(timeout_s=3.0, allow_private_networks=True, max_redirects=3)
+    settings = HttpSettings(
+        min_host_gap_s=0.0, timeout_s=3.0, allow_private_networks=True, max_redirects=3
+    )
     result = failed(fetch(settings, server.url("/a")), FailureKind.PERMANENT)
     assert "more than 3 redirects" in result.reason
     assert len(server.requests) == 4  # the first request and three hops
@@ -204,7 +206,9 @@ def _raw_deflate(data: bytes) -> bytes:
 def test_gzip_bomb_is_cut_off_quickly_without_inflating_it(server: LoopbackServer) -> None:
     bomb = gzip.compress(bytes(50_000_000), compresslevel=9)  # ~49 KB on the wire
     server.route("/bomb", Reply(200, {"Content-Encoding": "gzip"}, bomb))
-    settings = HttpSettings(timeout_s=3.0, allow_private_networks=True, max_bytes=1_000_000)
+    settings = HttpSettings(
+        min_host_gap_s=0.0, timeout_s=3.0, allow_private_networks=True, max_bytes=1_000_000
+    )
     tracemalloc.start()
     started = time.monotonic()
     try:
@@ -219,7 +223,9 @@ def test_gzip_bomb_is_cut_off_quickly_without_inflating_it(server: LoopbackServe
 
 def test_body_over_max_bytes_is_refused_by_content_length(server: LoopbackServer) -> None:
     server.route("/big", Reply(200, body=bytes(2000)))
-    settings = HttpSettings(timeout_s=3.0, allow_private_networks=True, max_bytes=1000)
+    settings = HttpSettings(
+        min_host_gap_s=0.0, timeout_s=3.0, allow_private_networks=True, max_bytes=1000
+    )
     assert (
         "body larger than 1000 bytes"
         in failed(fetch(settings, server.url("/big")), FailureKind.PERMANENT).reason
@@ -228,7 +234,9 @@ def test_body_over_max_bytes_is_refused_by_content_length(server: LoopbackServer
 
 def test_body_exactly_max_bytes_is_accepted(server: LoopbackServer) -> None:
     server.route("/gz", Reply(200, {"Content-Encoding": "gzip"}, gzip.compress(bytes(1000))))
-    settings = HttpSettings(timeout_s=3.0, allow_private_networks=True, max_bytes=1000)
+    settings = HttpSettings(
+        min_host_gap_s=0.0, timeout_s=3.0, allow_private_networks=True, max_bytes=1000
+    )
     result = fetch(settings, server.url("/gz"))
     assert isinstance(result, Fetched) and len(result.body) == 1000
 
@@ -269,7 +277,7 @@ def test_unsupported_scheme_and_invalid_url_are_permanent() -> None:
 
 def test_guard_blocks_loopback_unless_allowed(server: LoopbackServer) -> None:
     server.route("/feed", Reply(200, body=RSS))
-    strict = HttpSettings(timeout_s=3.0)
+    strict = HttpSettings(min_host_gap_s=0.0, timeout_s=3.0)
     result = failed(fetch(strict, server.url("/feed")), FailureKind.PERMANENT)
     assert result.reason.startswith("blocked private address 127.0.0.1")
     assert server.requests == []  # refused before connecting
@@ -282,7 +290,9 @@ def test_guard_blocks_localhost_names(server: LoopbackServer) -> None:
     url = f"http://localhost:{server.port}/feed"
     assert (
         "blocked private address"
-        in failed(fetch(HttpSettings(timeout_s=3.0), url), FailureKind.PERMANENT).reason
+        in failed(
+            fetch(HttpSettings(min_host_gap_s=0.0, timeout_s=3.0), url), FailureKind.PERMANENT
+        ).reason
     )
 
 
@@ -420,6 +430,7 @@ def test_requests_in_flight_are_bounded(
     peak = _in_flight_counter(server, paths)
     settings = HttpSettings(
         timeout_s=3.0,
+        min_host_gap_s=0.0,
         allow_private_networks=True,
         per_host_concurrency=per_host,
         max_concurrency=overall,
@@ -457,7 +468,9 @@ def test_absolute_form_retry_answer_is_kept_only_when_the_tunnel_was_refused(
 def test_proxy_credentials_are_sent_in_both_forms(proxy: LoopbackServer) -> None:
     proxy.route("http://feeds.example/rss", Reply(200, body=RSS))
     proxy.route("https://secure.example/rss", Reply(200, body=RSS))
-    settings = HttpSettings(timeout_s=3.0, proxy=f"http://user:pw@127.0.0.1:{proxy.port}")
+    settings = HttpSettings(
+        min_host_gap_s=0.0, timeout_s=3.0, proxy=f"http://user:pw@127.0.0.1:{proxy.port}"
+    )
     results = fetch_all(settings, ["http://feeds.example/rss", "https://secure.example/rss"])
     assert all(isinstance(r, Fetched) for r in results)
     gets = [r for r in proxy.requests if r.method == "GET"]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, Table, inspect, select, text
 
 from ingestd.store import schema
 
@@ -33,10 +33,62 @@ def _initial(conn: Connection) -> None:
     )
 
 
+def _add_columns(conn: Connection, table: Table, names: list[str]) -> None:
+    """Add ``names`` (defined on ``table`` in schema.py) where missing: idempotent on both
+    dialects, so a database created by ``create_all`` at a later version is left alone."""
+    present = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name in present:
+            continue
+        column = table.c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        default = getattr(column.default, "arg", None)
+        clause = ""
+        if default is not None and not callable(default):
+            literal = f"'{default}'" if isinstance(default, str) else str(int(default))
+            clause = f" NOT NULL DEFAULT {literal}"
+        conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}{clause}"))
+
+
+def _feed_politeness(conn: Connection) -> None:
+    names = [
+        "failure_kind",
+        "not_before_at",
+        "body_fetched_at",
+        "redirect_to",
+        "redirect_seen",
+        "aliases",
+    ]
+    _add_columns(conn, schema.feeds, names)
+
+
+def _feed_source(conn: Connection) -> None:
+    """feeds.source: existing feeds came from the configuration file (idempotent)."""
+    _add_columns(conn, schema.feeds, ["source"])
+
+
+def _retention(conn: Connection) -> None:
+    """The tombstones of pruned entries and the index retention scans (idempotent)."""
+    schema.pruned_entries.create(conn, checkfirst=True)
+    for index in schema.items.indexes:
+        if index.name == "ix_items_fetched":
+            index.create(conn, checkfirst=True)
+
+
+def _leases(conn: Connection) -> None:
+    """Feed leases and shared per-host request turns, for several workers (idempotent)."""
+    _add_columns(conn, schema.feeds, ["lease_owner", "lease_until"])
+    schema.host_turns.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "feeds, items, clusters, lsh_keys, polls", _initial),
+    Migration(2, "feeds: source (config file or command line)", _feed_source),
+    Migration(3, "retention: pruned_entries, items by fetch time", _retention),
+    Migration(4, "feeds: failure class, Retry-After, redirects, aliases", _feed_politeness),
+    Migration(5, "feeds: leases; host_turns shared between workers", _leases),
 )
-HEAD = MIGRATIONS[-1].version
+HEAD = max(migration.version for migration in MIGRATIONS)
 
 
 def current_version(conn: Connection) -> int:
@@ -59,7 +111,7 @@ def upgrade(engine: Engine) -> list[Migration]:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_ID})
         schema.schema_version.create(conn, checkfirst=True)
         version = current_version(conn)
-        for migration in MIGRATIONS:
+        for migration in sorted(MIGRATIONS, key=lambda m: m.version):
             if migration.version <= version:
                 continue
             migration.apply(conn)

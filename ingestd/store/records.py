@@ -25,6 +25,15 @@ class FeedRecord:
     last_polled_at: datetime | None
     consecutive_failures: int
     last_error: str | None
+    failure_kind: str | None = None
+    not_before_at: datetime | None = None
+    body_fetched_at: datetime | None = None
+    redirect_to: str | None = None
+    redirect_seen: int = 0
+    aliases: tuple[str, ...] = ()
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    source: str = "config"  # "config" ([[feeds]] in the file) or "cli" (ingest feeds add/import)
 
 
 @dataclass(frozen=True)

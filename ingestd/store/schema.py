@@ -71,7 +71,8 @@ feeds = Table(
     Column("title", Text),
     Column("site_url", Text),
     Column("active", Boolean, nullable=False, default=True),
-    Column("status", String(16), nullable=False, default="new"),  # new, ok, failing, gone
+    # new, ok, not_modified, failing, rate_limited, gone, redirected
+    Column("status", String(16), nullable=False, default="new"),
     Column("interval_s", Float),
     Column("etag", Text),
     Column("last_modified", Text),
@@ -82,6 +83,19 @@ feeds = Table(
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("created_at", UtcDateTime, nullable=False),
+    # politeness state (migration 4)
+    Column("failure_kind", String(16)),  # transient, rate_limited, permanent
+    Column("not_before_at", UtcDateTime),  # Retry-After: no request before this time
+    Column("body_fetched_at", UtcDateTime),  # last 200 answer (unconditional fetch after a day)
+    Column("redirect_to", Text),  # a permanent redirect seen on the latest polls
+    Column("redirect_seen", Integer, nullable=False, default=0),  # consecutive polls seeing it
+    Column("aliases", Text, nullable=False, default=""),  # earlier URLs, newline-separated
+    # work leases between workers (migration 5)
+    Column("lease_owner", Text),  # the worker polling the feed now
+    Column("lease_until", UtcDateTime),  # its claim lapses then (a dead worker's feeds return)
+    # where the subscription comes from (migration 2): "config" ([[feeds]], deactivated when
+    # dropped from the file) or "cli" (`ingest feeds add/import`, never touched by config sync)
+    Column("source", String(8), nullable=False, default="config", server_default="config"),
 )
 
 clusters = Table(
@@ -151,6 +165,13 @@ lsh_keys = Table(
 Index("ix_lsh_keys_item", lsh_keys.c.item_id)
 Index("ix_lsh_keys_at", lsh_keys.c.at)
 
+host_turns = Table(
+    "host_turns",
+    metadata,
+    Column("host", Text, primary_key=True),
+    Column("next_at_ms", BigInteger, nullable=False),  # Unix ms the next request may start
+)
+
 polls = Table(
     "polls",
     metadata,
@@ -166,3 +187,14 @@ polls = Table(
     Column("error", Text),
 )
 Index("ix_polls_feed", polls.c.feed_id, polls.c.started_at)
+
+# --- retention (migration 3) -------------------------------------------------------------------
+Index("ix_items_fetched", items.c.fetched_at)
+
+pruned_entries = Table(  # entries whose items retention deleted, while their feed still lists them
+    "pruned_entries",
+    metadata,
+    Column("feed_id", Id, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
+    Column("entry_key", Text, primary_key=True),
+    Column("pruned_at", UtcDateTime, nullable=False),
+)

@@ -4,6 +4,7 @@ every query and write. Rows come out as the dataclasses of :mod:`ingestd.store.r
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,6 +24,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ingestd.config import FeedConfig
@@ -37,9 +40,10 @@ from ingestd.store.records import (
     NewItem,
     PollRecord,
 )
-from ingestd.store.schema import clusters, feeds, items, lsh_keys, polls
+from ingestd.store.schema import clusters, feeds, host_turns, items, lsh_keys, polls, pruned_entries
 
 DEDUP_LOCK_ID = 7_140_212_002  # PostgreSQL advisory lock serialising dedup decisions
+SYNC_LOCK_ID = 7_140_212_003  # PostgreSQL advisory lock serialising configuration syncs
 _ITEM_COLUMNS = [c for c in items.c if c.name not in ("text", "shingles", "narrative", "minhash")]
 
 
@@ -111,11 +115,28 @@ class Transaction:
     # --- feeds ---------------------------------------------------------------------------
 
     def sync_feeds(self, configured: Sequence[FeedConfig], now: datetime) -> None:
-        """Make the configured feeds active (adding new ones) and the others inactive."""
-        existing = {row.url: row.id for row in self.conn.execute(select(feeds.c.url, feeds.c.id))}
+        """Make the configured feeds active (adding new ones, taking over command-line ones as
+        ``source='config'``) and the other config feeds inactive; feeds added on the command line
+        (``source='cli'``) are left alone. A configured URL that a feed has moved away from
+        (one of its aliases, after a permanent redirect) names that feed. Concurrent syncs by
+        several workers are serialised (PostgreSQL advisory lock)."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK_ID})
+        existing: dict[str, int] = {}
+        for row in self.conn.execute(select(feeds.c.url, feeds.c.id, feeds.c.aliases)):
+            existing[row.url] = row.id
+            for alias in (row.aliases or "").split("\n"):
+                if alias:
+                    existing.setdefault(alias, row.id)
+        wanted_ids = {existing[feed.url] for feed in configured if feed.url in existing}
         wanted = {feed.url for feed in configured}
         for feed in configured:
-            values = {"name": feed.name, "interval_s": feed.interval_s, "active": True}
+            values = {
+                "name": feed.name,
+                "interval_s": feed.interval_s,
+                "active": True,
+                "source": "config",
+            }
             if feed.url in existing:
                 self.conn.execute(
                     update(feeds).where(feeds.c.id == existing[feed.url]).values(**values)
@@ -126,9 +147,14 @@ class Transaction:
                         url=feed.url, status="new", consecutive_failures=0, created_at=now, **values
                     )
                 )
-        gone = [feed_id for url, feed_id in existing.items() if url not in wanted]
+        gone = [
+            feed_id
+            for url, feed_id in existing.items()
+            if url not in wanted and feed_id not in wanted_ids
+        ]
         if gone:
-            self.conn.execute(update(feeds).where(feeds.c.id.in_(gone)).values(active=False))
+            stale = feeds.c.id.in_(gone) & (feeds.c.source == "config")
+            self.conn.execute(update(feeds).where(stale).values(active=False))
 
     def feeds(self, active_only: bool = False) -> list[FeedRecord]:
         query = select(feeds).order_by(feeds.c.id)
@@ -146,9 +172,105 @@ class Transaction:
         )
         return [_feed(row) for row in self.conn.execute(query)]
 
+    def claim_due_feeds(
+        self,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        lease_now: datetime | None = None,
+    ) -> list[FeedRecord]:
+        """Lease up to ``limit`` due feeds to ``owner`` until ``lease_until`` and return them.
+
+        A feed is due when it is active, its next poll time is at or before ``now`` (or it was
+        never polled) and nobody holds a lease live at ``lease_now`` (default ``now``). On
+        PostgreSQL the candidate rows are locked with ``FOR UPDATE SKIP LOCKED``, so concurrent
+        workers claim disjoint feeds; SQLite has a single writer (``BEGIN IMMEDIATE``).
+        """
+        due = (
+            select(feeds.c.id)
+            .where(feeds.c.active.is_(True))
+            .where(or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now))
+            .where(or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < (lease_now or now)))
+            .order_by(feeds.c.next_poll_at.is_not(None), feeds.c.next_poll_at, feeds.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = [int(value) for value in self.conn.execute(due).scalars()]
+        if not ids:
+            return []
+        self.conn.execute(
+            update(feeds)
+            .where(feeds.c.id.in_(ids))
+            .values(lease_owner=owner, lease_until=lease_until)
+        )
+        claimed = select(feeds).where(feeds.c.id.in_(ids)).order_by(feeds.c.id)
+        return [_feed(row) for row in self.conn.execute(claimed)]
+
+    def claim_feed(
+        self, feed_id: int, owner: str, now: datetime, lease_until: datetime
+    ) -> FeedRecord | None:
+        """Lease one feed whatever its schedule; None when another worker's lease is live."""
+        free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now)
+        result = self.conn.execute(
+            update(feeds)
+            .where(feeds.c.id == feed_id, free)
+            .values(lease_owner=owner, lease_until=lease_until)
+        )
+        return self.feed(feed_id) if result.rowcount else None
+
+    def renew_lease(self, feed_id: int, owner: str, until: datetime) -> None:
+        """Extend ``owner``'s lease on a feed (no effect once the lease went to someone else)."""
+        self.conn.execute(
+            update(feeds)
+            .where(feeds.c.id == feed_id, feeds.c.lease_owner == owner)
+            .values(lease_until=until)
+        )
+
+    def reserve_host_turn(self, host: str, gap_ms: int, now_ms: int) -> int:
+        """Reserve the next request start for ``host``; returns when it may start (Unix ms).
+
+        Turns are ``gap_ms`` apart across every worker sharing the database.
+        """
+        dialect_insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        self.conn.execute(
+            dialect_insert(host_turns).values(host=host, next_at_ms=0).on_conflict_do_nothing()
+        )
+        current = self.conn.execute(
+            select(host_turns.c.next_at_ms).where(host_turns.c.host == host).with_for_update()
+        ).scalar_one()
+        start = max(now_ms, int(current))
+        self.conn.execute(
+            update(host_turns).where(host_turns.c.host == host).values(next_at_ms=start + gap_ms)
+        )
+        return start
+
     def feed(self, feed_id: int) -> FeedRecord | None:
         row = self.conn.execute(select(feeds).where(feeds.c.id == feed_id)).first()
         return _feed(row) if row else None
+
+    def feed_id_for_url(self, url: str) -> int | None:
+        """The id of the feed with this URL (or with it among its aliases), if any."""
+        found = self.conn.execute(select(feeds.c.id).where(feeds.c.url == url)).scalar()
+        if found is not None:
+            return int(found)
+        pattern = f"%{url}%"
+        for feed_id, aliases in self.conn.execute(
+            select(feeds.c.id, feeds.c.aliases).where(feeds.c.aliases.like(pattern))
+        ):
+            if url in (aliases or "").split("\n"):
+                return int(feed_id)
+        return None
+
+    def recent_polls(self, feed_id: int, limit: int = 6) -> list[tuple[int, int]]:
+        """(new items, republications) of the feed's latest successful polls, newest first."""
+        query = (
+            select(polls.c.new_items, polls.c.republications)
+            .where(polls.c.feed_id == feed_id, polls.c.outcome != "failed")
+            .order_by(polls.c.started_at.desc(), polls.c.id.desc())
+            .limit(limit)
+        )
+        return [(int(new), int(rep)) for new, rep in self.conn.execute(query)]
 
     def update_feed(self, feed_id: int, **values: Any) -> None:
         self.conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
@@ -159,7 +281,7 @@ class Transaction:
     # --- items: identity ------------------------------------------------------------------
 
     def known_entry_keys(self, feed_id: int, keys: Iterable[str]) -> set[str]:
-        """Which of these entry keys the feed already has."""
+        """Which of these entry keys the feed already has (stored, or pruned by retention)."""
         wanted = list(set(keys))
         found: set[str] = set()
         for start in range(0, len(wanted), 500):
@@ -168,6 +290,10 @@ class Transaction:
                 and_(items.c.feed_id == feed_id, items.c.entry_key.in_(chunk))
             )
             found.update(self.conn.execute(query).scalars())
+            pruned = select(pruned_entries.c.entry_key).where(
+                pruned_entries.c.feed_id == feed_id, pruned_entries.c.entry_key.in_(chunk)
+            )
+            found.update(self.conn.execute(pruned).scalars())
         return found
 
     def items_matching(
@@ -354,6 +480,11 @@ class Transaction:
             query = query.limit(limit)
         return [_item(row) for row in self.conn.execute(query)]
 
+    def item_counts(self) -> dict[int, int]:
+        """Stored items per feed id."""
+        query = select(items.c.feed_id, func.count()).group_by(items.c.feed_id)
+        return {int(feed_id): int(count) for feed_id, count in self.conn.execute(query)}
+
     def count_items(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(items)).scalar() or 0)
 
@@ -421,23 +552,12 @@ def _item_select() -> Any:
 
 def _feed(row: Row[Any]) -> FeedRecord:
     m = row._mapping
-    return FeedRecord(
-        id=m["id"],
-        url=m["url"],
-        name=m["name"],
-        title=m["title"],
-        site_url=m["site_url"],
-        active=bool(m["active"]),
-        status=m["status"],
-        interval_s=m["interval_s"],
-        etag=m["etag"],
-        last_modified=m["last_modified"],
-        body_hash=m["body_hash"],
-        next_poll_at=m["next_poll_at"],
-        last_polled_at=m["last_polled_at"],
-        consecutive_failures=m["consecutive_failures"],
-        last_error=m["last_error"],
-    )
+    names = [f.name for f in dataclasses.fields(FeedRecord)]
+    values = {name: m[name] for name in names if name in m}
+    values["active"] = bool(values["active"])
+    values["aliases"] = tuple(a for a in (values.get("aliases") or "").split("\n") if a)
+    values["redirect_seen"] = values.get("redirect_seen") or 0
+    return FeedRecord(**values)
 
 
 def _item(row: Row[Any]) -> ItemRecord:

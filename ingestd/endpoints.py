@@ -1,0 +1,142 @@
+"""The daemon's health and HTTP endpoints: liveness of the scheduling loop, ``/healthz`` and
+``/metrics``.
+
+Store reads for the endpoints run on their own thread (one), never queued behind the
+pipeline's writer, and give up after ``PROBE_TIMEOUT_S``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from ingestd.events import NoEvents
+from ingestd.listener import Handler, Request, Response
+from ingestd.metrics import CONTENT_TYPE, Metrics
+from ingestd.store import Store
+from ingestd.store.upkeep import Gauges, gauges, ping
+
+STALL_S = 300.0  # a pass that reports no progress (fetch, poll) for this long is stuck
+PROBE_TIMEOUT_S = 5.0  # /healthz and /metrics give up on the store after this long
+log = structlog.get_logger("ingestd.endpoints")
+
+
+class Liveness(NoEvents):
+    """When the scheduling loop last ticked and the pass in flight last made progress.
+
+    It observes the pipeline (every event is progress); the daemon calls :meth:`ticked` from
+    its scheduler job and sets :attr:`busy` around a pass.
+    """
+
+    def __init__(self, tick_s: float) -> None:
+        self.tick_s = tick_s
+        self.last_tick = self.last_progress = time.monotonic()
+        self.last_tick_wall = time.time()
+        self.busy = False
+        self.stopping = False
+
+    def ticked(self) -> None:
+        self.last_tick, self.last_tick_wall = time.monotonic(), time.time()
+
+    def progressed(self) -> None:
+        self.last_progress = time.monotonic()
+
+    def pass_started(self, due_feeds: int) -> None:
+        self.progressed()
+
+    def poll_finished(
+        self, feed_url: str, outcome: str, new_items: int, republications: int, duration_s: float
+    ) -> None:
+        self.progressed()
+
+    def fetch_finished(self, kind: str, outcome: str, duration_s: float) -> None:
+        self.progressed()
+
+    def problem(self) -> str | None:
+        """Why the loop looks stuck, or None while it is alive."""
+        now = time.monotonic()
+        if now - self.last_tick > 3 * self.tick_s:
+            return f"the scheduler has not ticked for {now - self.last_tick:.0f} s"
+        if self.busy and now - self.last_progress > STALL_S:
+            return f"the pass in flight has made no progress for {now - self.last_progress:.0f} s"
+        return None
+
+
+class Endpoints:
+    """``/healthz`` and ``/metrics`` over one store, one :class:`Metrics`, one liveness."""
+
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics,
+        liveness: Liveness,
+        feeds_configured: Callable[[], int],
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.liveness = liveness
+        self.feeds_configured = feeds_configured
+        self._probe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingestd-probe")
+
+    def routes(self) -> dict[str, Handler]:
+        """Path → handler for the listener; the daemon may add its own entries."""
+        return {"/metrics": self.metrics_page, "/healthz": self.healthz}
+
+    def close(self) -> None:
+        self._probe.shutdown(wait=False, cancel_futures=True)
+
+    async def read(self, fn: Callable[[Any], Any]) -> Any:
+        """Run ``fn(tx)`` in a read-only transaction on the probe thread, with a timeout."""
+
+        def run() -> Any:
+            with self.store.transaction(write=False) as tx:
+                return fn(tx)
+
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(loop.run_in_executor(self._probe, run), PROBE_TIMEOUT_S)
+
+    async def healthz(self, _request: Request) -> Response:
+        """200 while the scheduling loop is alive and the store answers; 503 and why, else."""
+        problem = "stopping" if self.liveness.stopping else self.liveness.problem()
+        if problem is None:
+            try:
+                await self.read(ping)
+            except Exception as exc:
+                problem = f"store unreachable: {str(exc) or type(exc).__name__}"
+        if problem is not None:
+            return Response(503, f"unhealthy: {problem}\n".encode())
+        return Response(200, b"ok\n")
+
+    async def metrics_page(self, _request: Request) -> Response:
+        found: Gauges | None = None
+        try:
+            found = await self.read(lambda tx: gauges(tx, datetime.now(UTC)))
+        except Exception as exc:
+            log.warning("metrics: store gauges unavailable", error=str(exc) or type(exc).__name__)
+        live = self.liveness
+        extra = {
+            "ingestd_store_up": (
+                "1 when the store answered this scrape.",
+                float(found is not None),
+            ),
+            "ingestd_healthy": (
+                "1 while the scheduling loop is alive.",
+                float(live.problem() is None),
+            ),
+            "ingestd_scheduler_last_tick_timestamp_seconds": (
+                "When the scheduler last looked for due feeds (Unix seconds).",
+                live.last_tick_wall,
+            ),
+            "ingestd_pass_in_flight": ("1 while a pass over due feeds runs.", float(live.busy)),
+            "ingestd_feeds_configured": (
+                "Feeds in the configuration.",
+                float(self.feeds_configured()),
+            ),
+        }
+        return Response(200, self.metrics.render(found, extra).encode(), CONTENT_TYPE)
