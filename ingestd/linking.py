@@ -16,7 +16,7 @@ import numpy as np
 
 from ingestd.config import DedupSettings
 from ingestd.dedup.canonical import CanonicalChoice, Member, choose_canonical
-from ingestd.dedup.cluster import CONTAINED_STORY, PART_OF_LONGER, Match, plan
+from ingestd.dedup.cluster import CONTAINED_STORY, PART_OF_LONGER, Match, plan, same_title
 from ingestd.dedup.compare import Overlap, Thresholds, as_hashes, overlap, verdict, without
 from ingestd.model import Reason, Role, Signature
 from ingestd.store import ItemRecord, NewItem, Transaction
@@ -174,12 +174,13 @@ def _near_matches(
         found = overlap(
             sig.shingles, arrays[candidate].shingles, sig.narrative, arrays[candidate].narrative
         )
-        decision = verdict(found, limits, sig.compilation_hint, record.compilation)
+        headline = same_title(item.title, record.title)
+        decision = verdict(found, limits, sig.compilation_hint, record.compilation, headline)
         if decision.copy and item.site_host and same_site(item.site_host, record.site_host):
             found = _without_template(
                 tx, item_id, candidate, item.site_host, sig, arrays[candidate]
             )
-            decision = verdict(found, limits, sig.compilation_hint, record.compilation)
+            decision = verdict(found, limits, sig.compilation_hint, record.compilation, headline)
         if decision.copy:
             inside = found.containment_b >= CONTAINED_STORY and found.containment_a < PART_OF_LONGER
             matches.append(

@@ -29,6 +29,7 @@ _URL_OR_HOST = re.compile(
     r"(?:https?://)?(?P<host>(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?)(?:/\S*)?", re.IGNORECASE
 )
 _NAME_END = re.compile(r"[.,;:!?()\[\]]|\s+(?:on|under|and|in|as|with|from)\s+", re.IGNORECASE)
+_IP_ADDRESS = re.compile(r"^\d+(?:\.\d+){3}(?::\d+)?$")  # 1337kultur.de is a host, 10.0.0.1 not
 _BY = re.compile(r"^[^.]{0,40}?\bby\s+", re.IGNORECASE)
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _LEADING_THE = re.compile(r"^(?:the|www)\s+", re.IGNORECASE)
@@ -64,7 +65,7 @@ def credited_sources(
 def _source_of(fragment: str) -> str | None:
     """The host in the fragment if there is one, else the outlet name before punctuation."""
     host = _URL_OR_HOST.search(fragment)
-    if host and "." in host.group("host") and not host.group("host")[0].isdigit():
+    if host and "." in host.group("host") and not _IP_ADDRESS.match(host.group("host")):
         return source_key(host.group("host"))
     by = _BY.search(fragment)
     if by:  # "first published in 2019 by Example Press": the outlet follows "by"

@@ -119,8 +119,13 @@ def verdict(
     limits: Thresholds,
     compilation_a: bool = False,
     compilation_b: bool = False,
+    same_headline: bool = False,
 ) -> Verdict:
-    """Decide whether A and B are the same article; ``compilation_*`` flags digests."""
+    """Decide whether A and B are the same article; ``compilation_*`` flags digests.
+
+    ``same_headline``: both carry one headline, so a short text inside a compilation is an
+    excerpt *of* it (a headline post with its opening paragraphs), not one story of many.
+    """
     jaccard, contained = found.jaccard, found.containment_of_shorter
     shorter = min(found.size_a, found.size_b)
     if shorter == 0:
@@ -136,6 +141,7 @@ def verdict(
     longer_is_compilation = compilation_b if found.size_a <= found.size_b else compilation_a
     if (
         longer_is_compilation
+        and not same_headline
         and found.coverage_of_longer < COMPILATION_COVERAGE
         and jaccard < limits.jaccard
     ):
