@@ -7,6 +7,12 @@ import sys
 
 import structlog
 
+# Tracebacks as data, without local variables: a frame's locals (a feed's whole body, say)
+# would make one log line tens of kilobytes long.
+_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
+
 
 def configure(verbose: bool = False, json_output: bool | None = None) -> None:
     """Configure structlog once. ``json_output`` defaults to "stderr is not a terminal"."""
@@ -22,7 +28,7 @@ def configure(verbose: bool = False, json_output: bool | None = None) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks if as_json else structlog.dev.set_exc_info,
+            _TRACEBACKS if as_json else structlog.dev.set_exc_info,
             _drop_none,
             renderer,
         ],

@@ -14,7 +14,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -100,8 +100,13 @@ class Pipeline:
         store: Store,
         pool: Executor,
         events: PipelineEvents | None = None,
+        pool_factory: Callable[[], Executor] | None = None,
     ) -> None:
+        """``pool_factory`` makes a new CPU pool when a worker process dies (killed, out of
+        memory, a crash in a C extension): a daemon must not stay broken for the rest of its
+        life because one job took its worker down."""
         self.settings = settings
+        self.pool_factory = pool_factory
         self.events: PipelineEvents = events or NoEvents()
         self.store = store
         self.pool = pool
@@ -138,7 +143,25 @@ class Pipeline:
         return await asyncio.get_running_loop().run_in_executor(self.side, run)
 
     async def cpu(self, fn: Callable[..., _T], *args: Any) -> _T:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, partial(fn, *args))
+        """Run ``fn(*args)`` in the process pool, replacing the pool once if it is broken."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.pool, partial(fn, *args))
+        except BrokenExecutor:
+            if self.pool_factory is None:
+                raise
+            self._replace_pool()
+            return await loop.run_in_executor(self.pool, partial(fn, *args))
+
+    def _replace_pool(self) -> None:
+        """A fresh pool for a broken one (jobs in flight on the old one fail and are retried)."""
+        broken = self.pool
+        if isinstance(broken, ProcessPoolExecutor) and not getattr(broken, "_broken", True):
+            return  # another coroutine already replaced it
+        assert self.pool_factory is not None
+        log.warning("a worker process died; starting a new process pool")
+        self.pool = self.pool_factory()
+        broken.shutdown(wait=False, cancel_futures=True)
 
     async def sync_feeds(self) -> None:
         feeds = self.settings.feeds

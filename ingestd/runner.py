@@ -50,8 +50,8 @@ async def open_pipeline(
     settings: Settings, store: Store, events: PipelineEvents | None = None
 ) -> AsyncIterator[tuple[Pipeline, Fetcher]]:
     """A ready pipeline and fetcher, with the configured feeds synchronised into the store."""
-    pool = make_pool(settings.extract.workers)
-    pipeline = Pipeline(settings, store, pool, events)
+    workers = settings.extract.workers
+    pipeline = Pipeline(settings, store, make_pool(workers), events, lambda: make_pool(workers))
     try:
         shared_turns = pipeline if store.dialect == "postgresql" else None  # several workers
         async with Fetcher(settings.http, turns=shared_turns) as fetcher:
@@ -59,7 +59,7 @@ async def open_pipeline(
             yield pipeline, fetcher
     finally:
         pipeline.close()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pipeline.pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager
