@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from ingestd import export
+from ingestd.errors import NotFoundError, UserError
 from ingestd.events import NoEvents
 from ingestd.listener import Handler, Request, Response
 from ingestd.metrics import CONTENT_TYPE, Metrics
@@ -86,7 +88,35 @@ class Endpoints:
 
     def routes(self) -> dict[str, Handler]:
         """Path → handler for the listener; the daemon may add its own entries."""
-        return {"/metrics": self.metrics_page, "/healthz": self.healthz}
+        return {
+            "/metrics": self.metrics_page,
+            "/healthz": self.healthz,
+            "/feed.atom": self.atom,
+            "/feed.json": self.json_feed,
+        }
+
+    async def atom(self, request: Request) -> Response:
+        """The deduplicated stream as Atom 1.0 (``?since=7d&feed=URL&limit=50``)."""
+        return await self._feed(request, export.atom_feed, export.ATOM_MEDIA_TYPE)
+
+    async def json_feed(self, request: Request) -> Response:
+        """The deduplicated stream as JSON Feed 1.1 (same query as ``/feed.atom``)."""
+        return await self._feed(request, export.json_feed, export.JSON_FEED_MEDIA_TYPE)
+
+    async def _feed(self, request: Request, render: Callable[..., bytes], kind: str) -> Response:
+        try:
+            chosen = export.selection_from_query(request.query, datetime.now(UTC))
+        except UserError as exc:
+            return Response(400, f"{exc}\n".encode())
+        host = request.headers.get("host", "localhost")
+        self_url = f"http://{host}{request.path}"
+        try:
+            body = await self.read(
+                lambda tx: render(tx, chosen.since, chosen.feed_url, chosen.limit, self_url)
+            )
+        except NotFoundError as exc:
+            return Response(404, f"{exc}\n".encode())
+        return Response(200, body, kind)
 
     def close(self) -> None:
         self._probe.shutdown(wait=False, cancel_futures=True)
