@@ -300,3 +300,67 @@ def test_feeds_poll_polls_one_feed_now_but_not_before_retry_after(
     rows = {row["url"]: row for row in map(json.loads, listing.output.splitlines())}
     assert rows[server.url("/feed")]["items"] == 2
     assert rows[server.url("/limited")]["status"] == "rate_limited"
+
+
+def test_publisher_hints_lengthen_the_interval(server: LoopbackServer, tmp_path: Path) -> None:
+    """<ttl> (minutes) and Cache-Control max-age make the next poll later, never sooner."""
+    with_ttl = rss(1).replace(b"<title>t</title>", b"<title>t</title><ttl>180</ttl>")
+    server.route("/ttl", Reply(200, {"Content-Type": RSS}, with_ttl))
+    server.route(
+        "/cached", Reply(200, {"Content-Type": RSS, "Cache-Control": "max-age=7200"}, rss(1, "c"))
+    )
+    server.route("/plain", Reply(200, {"Content-Type": RSS}, rss(1, "p")))
+    settings = settings_for(tmp_path, [server.url(p) for p in ("/ttl", "/cached", "/plain")])
+    start = datetime.now(UTC)
+    run_once(settings)
+    found = feeds(settings)
+    delay = {
+        p: (found[server.url(p)].next_poll_at - start).total_seconds()
+        for p in ("/ttl", "/cached", "/plain")
+    }  # type: ignore[operator]
+    assert 0.85 * 10800 <= delay["/ttl"] <= 1.15 * 10800
+    assert 0.85 * 7200 <= delay["/cached"] <= 1.15 * 7200
+    assert 0.85 * 1800 <= delay["/plain"] <= 1.15 * 1800  # the default 30 min, with jitter
+
+
+def test_file_links_in_a_remote_feed_are_never_read(server: LoopbackServer, tmp_path: Path) -> None:
+    """A remote feed pointing at file:///etc/passwd gets no page fetched from disk."""
+    secret = tmp_path / "secret.html"
+    secret.write_text(
+        "<html><body><article><p>"
+        + "Private words on this disk. " * 30
+        + "</p></article></body></html>"
+    )
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<link>{secret.as_uri()}</link><guid>g1</guid><description>From the feed itself, "
+        "a summary long enough to be kept as the item text.</description></item></channel></rss>"
+    ).encode()
+    server.route("/feed", Reply(200, {"Content-Type": RSS}, feed))
+    path = tmp_path / "ingestd.toml"
+    settings_for(tmp_path, [server.url("/feed")])
+    path.write_text(path.read_text().replace("fetch_pages = false", "fetch_pages = true"))
+    settings = load_settings(path)
+    run_once(settings)
+    store = Store.open(settings.database_url)
+    try:
+        with store.transaction(write=False) as tx:
+            [item] = tx.list_items()
+            text = tx.item_text(item.id)
+    finally:
+        store.close()
+    assert "Private words" not in text and item.text_source == "feed"
+
+
+def test_user_agent_names_version_and_contact(server: LoopbackServer, tmp_path: Path) -> None:
+    server.route("/feed", Reply(200, {"Content-Type": RSS}, rss(1)))
+    settings_for(tmp_path, [server.url("/feed")])
+    path = tmp_path / "ingestd.toml"
+    path.write_text(
+        path.read_text().replace("[http]\n", '[http]\ncontact_url = "https://ops.example/bot"\n')
+    )
+    run_once(load_settings(path))
+    from ingestd import __version__
+
+    agent = server.requests[0].headers["user-agent"]
+    assert agent == f"ingestd/{__version__} (+https://ops.example/bot)", agent
