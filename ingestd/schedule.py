@@ -9,7 +9,8 @@
 * Failures back off per class: transient failures double the interval per consecutive failure;
   permanent ones start at four intervals; rate limits wait at least the server's Retry-After.
   Every backoff is capped at ``MAX_BACKOFF_S``; a 410 Gone feed is re-probed after a week.
-* Every delay gets ±10% jitter, so feeds of one host drift apart instead of polling in lockstep.
+* Every delay is lengthened by a random 0-10%, so feeds of one host drift apart instead of
+  polling in lockstep; jitter only ever delays, so no feed is polled before its interval ends.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ingestd.model import FailureKind
 
 MAX_BACKOFF_S = 86_400.0  # failures never push a feed further out than a day
 GONE_REPROBE_S = 7 * 86_400.0  # a 410 Gone feed is asked again after a week
-JITTER = 0.1  # every delay is spread by ±10%
+JITTER = 0.1  # every delay is lengthened by up to 10%
 QUIET_POLLS = 3  # polls without new items before the interval starts to grow
 MAX_SLOWDOWN = 8.0  # a quiet feed is polled at most this many times less often
 REPUBLISHED_SHARE = 0.8  # above this share of republications a feed is polled half as often
@@ -137,4 +138,4 @@ def next_failure(
 
 def _jitter(delay_s: float, rng: random.Random | None) -> float:
     source = rng or random
-    return delay_s * (1 + source.uniform(-JITTER, JITTER))
+    return delay_s * (1 + source.uniform(0.0, JITTER))
