@@ -3,9 +3,10 @@
 * The interval is the feed's own (else ``default_interval``), lengthened to what the publisher
   asks for (``<ttl>``, ``sy:updatePeriod``/``sy:updateFrequency``, ``Cache-Control: max-age``,
   ``Expires``) when that is longer, and bounded by ``min_interval``/``max_interval``.
-* It adapts to the feed: quiet feeds (no new items for several polls) are polled up to 8×
-  less often; busy feeds (new items at every recent poll) down to half the interval; feeds whose
-  new items are nearly all republications of stories already stored are polled half as often.
+* It adapts to the feed, only ever slower: quiet feeds (no new items for several polls) are
+  polled up to 8× less often, and feeds whose new items are nearly all republications of stories
+  already stored half as often. It never polls faster than the interval: that interval is what
+  the operator (and the publisher's hints) asked for.
 * Failures back off per class: transient failures double the interval per consecutive failure;
   permanent ones start at four intervals; rate limits wait at least the server's Retry-After.
   Every backoff is capped at ``MAX_BACKOFF_S``; a 410 Gone feed is re-probed after a week.
@@ -85,9 +86,7 @@ def _adaptation(recent: Sequence[RecentPoll]) -> float:
     republished = sum(poll.republications for poll in recent)
     if new and republished / new >= REPUBLISHED_SHARE:
         return 2.0
-    if len(recent) >= QUIET_POLLS and all(poll.new_items for poll in recent[:QUIET_POLLS]):
-        return 0.5
-    return 1.0
+    return 1.0  # never faster than the interval asked for: it is the operator's promise
 
 
 def next_success(now: datetime, every_s: float, rng: random.Random | None = None) -> datetime:
