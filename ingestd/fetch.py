@@ -59,6 +59,14 @@ class HostTurns(Protocol):
         """Reserve the next request start for ``host``; returns seconds to wait for it."""
         ...
 
+    async def acquire(self, host: str, limit: int, hold_s: float) -> int:
+        """Wait for one of ``host``'s ``limit`` request slots (held at most ``hold_s``)."""
+        ...
+
+    async def release(self, host: str, slot: int) -> None:
+        """Give a slot back."""
+        ...
+
 
 @dataclass(frozen=True)
 class _Redirect:
@@ -137,14 +145,7 @@ class Fetcher:
         if allow_private is None:
             allow_private = self._settings.allow_private_networks
         headers = _request_headers(validators, accept)
-        try:
-            async with asyncio.timeout(self._settings.total_timeout_s):
-                return await self._follow(url, headers, allow_private)
-        except TimeoutError:
-            limit = self._settings.total_timeout_s
-            return FetchFailed(
-                url, FailureKind.TRANSIENT, f"no complete answer within {limit:g} s from {url}"
-            )
+        return await self._follow(url, headers, allow_private)
 
     async def _follow(self, url: str, headers: dict[str, str], allow_private: bool) -> FetchResult:
         """Request ``url`` and follow its redirects, checking every hop with the guard."""
@@ -192,13 +193,26 @@ class Fetcher:
         slot = self._hosts.setdefault(host, _HostSlot(asyncio.Semaphore(per_host)))
         slot.users += 1
         try:
-            async with slot.semaphore, self._global:
+            async with slot.semaphore, self._global, self._shared_slot(host):
                 await self._gap(host)  # last, so that nothing delays the request after its turn
                 yield
         finally:
             slot.users -= 1
             if slot.users == 0:
                 del self._hosts[host]
+
+    @contextlib.asynccontextmanager
+    async def _shared_slot(self, host: str) -> AsyncIterator[None]:
+        """With shared turns, also hold one of the host's slots counted across all workers."""
+        if self._turns is None:
+            yield
+            return
+        hold_s = self._settings.total_timeout_s + 5  # a dead worker's slot frees itself then
+        number = await self._turns.acquire(host, self._settings.per_host_concurrency, hold_s)
+        try:
+            yield
+        finally:
+            await self._turns.release(host, number)
 
     async def _gap(self, host: str) -> None:
         """Start requests to one host at least ``min_host_gap_s`` apart (feeds and pages alike,
@@ -229,16 +243,24 @@ class Fetcher:
         return start - now
 
     async def _hop(self, url: httpx.URL, headers: dict[str, str]) -> FetchResult | _Redirect:
-        """One request, classified; transport errors become TRANSIENT failures."""
+        """One request, classified; transport errors become TRANSIENT failures.
+
+        ``total_timeout_s`` bounds the request itself (connection, answer and body), not the
+        wait for the host's slot and turn: politeness towards a busy host is no failure."""
         async with self._slot(url.host):
+            limit = self._settings.total_timeout_s
             try:
-                response = await self._open(url, headers)
-                try:
-                    return await self._outcome(url, response)
-                finally:
-                    await response.aclose()
+                async with asyncio.timeout(limit):
+                    response = await self._open(url, headers)
+                    try:
+                        return await self._outcome(url, response)
+                    finally:
+                        await response.aclose()
             except httpx.RequestError as exc:
                 return _transport_failure(str(url), exc, self._settings.timeout_s)
+            except TimeoutError:
+                reason = f"no complete answer within {limit:g} s from {url}"
+                return FetchFailed(str(url), FailureKind.TRANSIENT, reason)
 
     async def _open(self, url: httpx.URL, headers: dict[str, str]) -> httpx.Response:
         """Send a GET for ``url``; the response's body is unread and the caller must close it."""

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from ingestd import entries, feedrows, feedstate, work
+from ingestd import entries, feedrows, feedstate, schedule, work
 from ingestd.config import FeedConfig, Settings
 from ingestd.dedup.signature import SignatureParams
 from ingestd.errors import NotFoundError
@@ -48,6 +48,7 @@ from ingestd.urls import normalize_url
 
 log = structlog.get_logger("ingestd.poll")
 _T = TypeVar("_T")
+SLOT_POLL_S = 0.05  # how often a worker looks for a free shared per-host request slot
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9,"
     " text/xml;q=0.8, */*;q=0.5"
@@ -122,6 +123,7 @@ class Pipeline:
         )
         self.feed_configs = {feed.url: feed for feed in settings.feeds}
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.stopping = False  # set by the daemon on SIGTERM: the pass claims no more feeds
 
     async def db(self, fn: Callable[[Transaction], _T], write: bool = True) -> _T:
         """Run ``fn`` in one transaction on the writer thread."""
@@ -164,7 +166,19 @@ class Pipeline:
         broken.shutdown(wait=False, cancel_futures=True)
 
     async def sync_feeds(self) -> None:
+        """Bring the configured feeds into the store; say which intervals are out of bounds."""
         feeds = self.settings.feeds
+        bounds = self.settings.schedule
+        for feed in feeds:
+            asked = feed.interval_s
+            if asked is not None and not bounds.min_interval_s <= asked <= bounds.max_interval_s:
+                used = schedule.interval_s(asked, bounds)
+                log.warning(
+                    "feed interval outside [schedule] bounds; using the bound",
+                    feed=feed.url,
+                    interval_s=asked,
+                    used_s=used,
+                )
         await self.db(lambda tx: tx.sync_feeds(feeds, datetime.now(UTC)))
 
     async def run_due(self, fetcher: Fetcher) -> RunSummary:
@@ -182,7 +196,7 @@ class Pipeline:
     async def _poll_claimed(self, fetcher: Fetcher, summary: RunSummary, due_at: datetime) -> None:
         """Claim one feed due at ``due_at`` at a time and poll it, until none is left (a feed
         that comes due again during the pass waits for the next pass)."""
-        while feeds := await self.db(lambda tx: self._claim(tx, due_at)):
+        while not self.stopping and (feeds := await self.db(lambda tx: self._claim(tx, due_at))):
             renewal = asyncio.create_task(self._keep_lease(feeds[0].id))
             try:
                 summary.add(await self.poll(feeds[0], fetcher))
@@ -222,6 +236,23 @@ class Pipeline:
                 feed.url, "skipped", error=f"the server asked for no request before {wait}"
             )
         return await self.poll(feed, fetcher)
+
+    async def acquire(self, host: str, limit: int, hold_s: float) -> int:
+        """:class:`~ingestd.fetch.HostTurns`: one of the host's request slots, shared with
+        every worker on the database; waits (polling every ``SLOT_POLL_S``) while all are held."""
+        while True:
+
+            def take(tx: Transaction) -> int | None:
+                now_ms = int(time.time() * 1000)
+                return tx.acquire_host_slot(host, limit, now_ms, now_ms + int(hold_s * 1000))
+
+            slot = await self.aside(take)
+            if slot is not None:
+                return slot
+            await asyncio.sleep(SLOT_POLL_S)
+
+    async def release(self, host: str, slot: int) -> None:
+        await self.aside(lambda tx: tx.release_host_slot(host, slot))
 
     async def reserve(self, host: str, gap_s: float) -> float:
         """:class:`~ingestd.fetch.HostTurns` through the store: the host's next request turn,

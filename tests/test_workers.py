@@ -28,6 +28,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FEEDS, HOSTS, STORIES = 300, 30, 60
 GAP_S = 0.2  # the test tolerates 25% early (scheduling jitter on a loaded 2-core machine)
+PAGE_DELAY_S = 0.3  # longer than the gap, so that a host's requests would overlap unchecked
 
 
 @dataclass
@@ -38,6 +39,8 @@ class World:
     pages: int = 0
     copies: dict[int, set[str]] = field(default_factory=dict)  # story → page URLs carrying it
     log: list[tuple[float, str, str]] = field(default_factory=list)  # (time, host, url)
+    in_flight: dict[str, int] = field(default_factory=dict)  # host → requests being answered
+    most_in_flight: dict[str, int] = field(default_factory=dict)  # host → the most at once
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -93,8 +96,16 @@ def proxy() -> Iterator[tuple[World, str]]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            host = self.headers.get("Host", "")
             with world.lock:
-                world.log.append((time.monotonic(), self.headers.get("Host", ""), self.path))
+                world.log.append((time.monotonic(), host, self.path))
+                world.in_flight[host] = world.in_flight.get(host, 0) + 1
+                most = max(world.most_in_flight.get(host, 0), world.in_flight[host])
+                world.most_in_flight[host] = most
+            if self.path.endswith(".html"):
+                time.sleep(PAGE_DELAY_S)  # slow pages: requests to one host overlap in time
+            with world.lock:
+                world.in_flight[host] -= 1
             kind, body = world.resources.get(self.path, ("text/plain", b""))
             self.send_response(200 if body else 404)
             self.send_header("Content-Type", kind)
@@ -123,7 +134,7 @@ def _config(tmp_path: Path, proxy_url: str, database_url: str, name: str) -> Pat
     path = tmp_path / f"{name}.toml"
     path.write_text(
         f'[database]\nurl = "{database_url}"\n\n[http]\nproxy = "{proxy_url}"\n'
-        f"min_host_gap_s = {GAP_S}\nmax_concurrency = 8\n\n"
+        f"min_host_gap_s = {GAP_S}\nmax_concurrency = 8\nper_host_concurrency = 1\n\n"
         '[schedule]\nlease = "15s"\n\n[extract]\nworkers = 1\n\n' + feeds,
         encoding="utf-8",
     )
@@ -215,6 +226,8 @@ def test_three_workers_share_one_postgresql_database(
     # server): a worker descheduled between its turn and its send arrives late, on the next
     # turn's heels; at most 2% of the pairs may come early.
     assert len(early) <= 0.02 * len(pairs), f"{len(early)} of {len(pairs)} early: {close}"
+    # per_host_concurrency = 1 holds across the three workers (slots shared in the database)
+    assert max(world.most_in_flight.values()) == 1, world.most_in_flight
     items = _items(config, tmp_path)
     assert len(items) == world.pages
     assert len({item["url"] for item in items}) == world.pages

@@ -81,12 +81,18 @@ def _leases(conn: Connection) -> None:
     schema.host_turns.create(conn, checkfirst=True)
 
 
+def _host_slots(conn: Connection) -> None:
+    """Per-host concurrency slots for several workers (idempotent)."""
+    schema.host_slots.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "feeds, items, clusters, lsh_keys, polls", _initial),
     Migration(2, "feeds: source (config file or command line)", _feed_source),
     Migration(3, "retention: pruned_entries, items by fetch time", _retention),
     Migration(4, "feeds: failure class, Retry-After, redirects, aliases", _feed_politeness),
     Migration(5, "feeds: leases; host_turns shared between workers", _leases),
+    Migration(6, "host_slots: per-host request slots shared between workers", _host_slots),
 )
 HEAD = max(migration.version for migration in MIGRATIONS)
 

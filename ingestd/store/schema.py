@@ -172,6 +172,14 @@ host_turns = Table(
     Column("next_at_ms", BigInteger, nullable=False),  # Unix ms the next request may start
 )
 
+host_slots = Table(
+    "host_slots",
+    metadata,
+    Column("host", Text, primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("held_until_ms", BigInteger, nullable=False, default=0),  # Unix ms; 0 = free
+)
+
 polls = Table(
     "polls",
     metadata,

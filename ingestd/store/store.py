@@ -40,7 +40,16 @@ from ingestd.store.records import (
     NewItem,
     PollRecord,
 )
-from ingestd.store.schema import clusters, feeds, host_turns, items, lsh_keys, polls, pruned_entries
+from ingestd.store.schema import (
+    clusters,
+    feeds,
+    host_slots,
+    host_turns,
+    items,
+    lsh_keys,
+    polls,
+    pruned_entries,
+)
 
 DEDUP_LOCK_ID = 7_140_212_002  # PostgreSQL advisory lock serialising dedup decisions
 SYNC_LOCK_ID = 7_140_212_003  # PostgreSQL advisory lock serialising configuration syncs
@@ -218,6 +227,37 @@ class Transaction:
             .values(lease_owner=owner, lease_until=lease_until)
         )
         return self.feed(feed_id) if result.rowcount else None
+
+    def acquire_host_slot(self, host: str, limit: int, now_ms: int, until_ms: int) -> int | None:
+        """Take a free one of ``host``'s ``limit`` request slots until ``until_ms`` (Unix ms);
+        None when all are held. Slots a dead worker held free themselves at their time."""
+        dialect_insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        rows = [{"host": host, "slot": n, "held_until_ms": 0} for n in range(limit)]
+        self.conn.execute(dialect_insert(host_slots).values(rows).on_conflict_do_nothing())
+        free = (
+            select(host_slots.c.slot)
+            .where(host_slots.c.host == host, host_slots.c.slot < limit)
+            .where(host_slots.c.held_until_ms < now_ms)
+            .order_by(host_slots.c.slot)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        slot = self.conn.execute(free).scalar()
+        if slot is None:
+            return None
+        self.conn.execute(
+            update(host_slots)
+            .where(host_slots.c.host == host, host_slots.c.slot == slot)
+            .values(held_until_ms=until_ms)
+        )
+        return int(slot)
+
+    def release_host_slot(self, host: str, slot: int) -> None:
+        self.conn.execute(
+            update(host_slots)
+            .where(host_slots.c.host == host, host_slots.c.slot == slot)
+            .values(held_until_ms=0)
+        )
 
     def renew_lease(self, feed_id: int, owner: str, until: datetime) -> None:
         """Extend ``owner``'s lease on a feed (no effect once the lease went to someone else)."""
