@@ -170,6 +170,7 @@ def _sample(pid: int, port: int, state: Path, started: float) -> dict[str, Any]:
         "rss_kb": _status(pid, "VmRSS"),
         "workers_rss_kb": sum(_safe_status(w, "VmRSS") for w in workers),
         "processes": 1 + len(workers),
+        "worker_pids": sorted(workers),
         "fds": sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir()),
         "threads": _status(pid, "Threads"),
         "db_bytes": database.stat().st_size if database.exists() else 0,
@@ -212,6 +213,7 @@ def summarise(samples: list[dict[str, Any]], warmup_s: float) -> dict[str, Any]:
             "slope_per_hour": round(_slope_per_hour([(s["t_s"], s[key]) for s in steady]), 1),
         }
     summary["final"] = samples[-1] if samples else {}
+    summary["worker_sets"] = len({tuple(s["worker_pids"]) for s in samples})  # 1: no respawn
     return summary
 
 

@@ -4,8 +4,9 @@
   flight it starts one: :meth:`Pipeline.run_due`, the very code ``ingest --once`` runs, over the
   feeds the store says are due (concurrency bounded by the fetcher's ``[http]`` limits).
   Another job applies ``[retention]`` every ``RETENTION_EVERY_S``, in small batches.
-* **Signals.** The first SIGTERM/SIGINT stops new passes; the pass in flight gets
-  ``[service] shutdown_timeout_s`` (less a cleanup margin) to finish and is then cancelled.
+* **Signals.** After the first SIGTERM/SIGINT no new poll starts (no new pass, and the pass in
+  flight claims no more feeds); the polls in flight get ``[service] shutdown_timeout_s`` (less
+  a cleanup margin) to finish and are then cancelled.
   Each poll is one transaction, so a cancelled poll leaves nothing behind and is redone at the
   next start. The process exits 0 within the timeout (a deadline thread makes sure). A second
   signal exits at once with 128 + the signal number; committed polls are complete and the rest
@@ -135,6 +136,8 @@ class Service:
     def _first_signal(self, signum: int) -> None:
         log.info("signal received, stopping", signal=signal.Signals(signum).name)
         self.stopping = self.liveness.stopping = True
+        if self.pipeline is not None:
+            self.pipeline.stopping = True  # the pass in flight claims no more feeds
         self.notifier.stopping("stopping: letting polls in flight finish")
         loop = asyncio.get_running_loop()
         for again in (signal.SIGTERM, signal.SIGINT):

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import signal
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 
 import structlog
 
-from ingestd import retention
+from ingestd import retention, workerinit
 from ingestd.config import Settings
 from ingestd.events import PipelineEvents
 from ingestd.fetch import Fetcher
@@ -29,20 +28,18 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
     """A process pool for parsing and extraction (``workers`` 0 = one per core).
 
     Workers come from a forkserver that has already imported the heavy modules, so they start
-    fast and never inherit the event loop's threads.
+    fast and never inherit the event loop's threads; each ignores SIGINT and exits when this
+    process dies (see :mod:`ingestd.workerinit`).
     """
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["ingestd.work"])
+    context.set_forkserver_preload(["ingestd.work", "ingestd.workerinit"])
     count = workers or os.cpu_count() or 1
     return ProcessPoolExecutor(
-        max_workers=count, mp_context=context, initializer=_leave_signals_to_the_parent
+        max_workers=count,
+        mp_context=context,
+        initializer=workerinit.setup,
+        initargs=(os.getpid(),),
     )
-
-
-def _leave_signals_to_the_parent() -> None:
-    """Ctrl-C reaches the whole process group; the daemon decides how its pass ends, so a
-    worker must not die of SIGINT in the middle of a job."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @asynccontextmanager

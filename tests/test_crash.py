@@ -63,6 +63,29 @@ def _start(config: Path, state: Path, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def group_members(pgid: int) -> list[int]:
+    """Processes still alive in process group ``pgid`` (zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[2]) == pgid and stat[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def wait_group_gone(pgid: int, timeout_s: float = 10.0) -> list[int]:
+    """Wait for every process of the group to exit; returns the survivors."""
+    deadline = time.monotonic() + timeout_s
+    while (left := group_members(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -130,7 +153,9 @@ def test_kill_9_at_random_moments_leaves_a_consistent_database(tmp_path: Path) -
         if code is None:
             process.send_signal(signal.SIGKILL)
             process.wait()
+            orphans = wait_group_gone(process.pid)  # its pool's workers leave by themselves
             _kill_group(process)
+            assert not orphans, f"processes left behind by the killed ingest: {orphans}"
             kills += 1
             polls, stored = _check(state)
             assert stored <= expected, f"seed {seed}: unexpected entries stored"
