@@ -86,22 +86,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/t.sqlite3"
         return
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"{POSTGRES_ENV} not set")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"))
-    schema = f"t_{secrets.token_hex(8)}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from _postgres_schema()
 
 
 @pytest.fixture
@@ -119,6 +104,11 @@ def store(database_url: str) -> Iterator[Store]:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL schema as a database URL (skipped without the variable)."""
+    yield from _postgres_schema()
+
+
+def _postgres_schema() -> Iterator[str]:
+    """Create a unique schema, yield a URL whose search_path is it, drop it afterwards."""
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         pytest.skip(f"{POSTGRES_ENV} not set")
