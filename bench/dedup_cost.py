@@ -13,6 +13,7 @@ clustering are exercised too.
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import statistics
 import sys
@@ -35,11 +36,18 @@ def vocabulary(size: int, rng: random.Random) -> list[str]:
     return ["".join(rng.choice(letters) for _ in range(rng.randint(2, 10))) for _ in range(size)]
 
 
-def article(words: list[str], weights: list[float], rng: random.Random) -> str:
+def zipf_weights(size: int) -> list[float]:
+    """Cumulative Zipf weights for ``size`` words (rank r has weight 1/r)."""
+    return list(itertools.accumulate(1 / (rank + 1) for rank in range(size)))
+
+
+def article(words: list[str], cum_weights: list[float], rng: random.Random) -> str:
+    """12-20 paragraphs of 20-35 Zipf-distributed words."""
     paragraphs = []
     for _ in range(rng.randint(12, 20)):
         count = rng.randint(20, 35)
-        paragraphs.append(" ".join(rng.choices(words, weights, k=count)).capitalize() + ".")
+        chosen = rng.choices(words, cum_weights=cum_weights, k=count)
+        paragraphs.append(" ".join(chosen).capitalize() + ".")
     return "\n".join(paragraphs)
 
 
@@ -109,7 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     words = vocabulary(20_000, rng)
-    weights = [1 / (rank + 1) for rank in range(len(words))]
+    weights = zipf_weights(len(words))
     texts = [article(words, weights, rng) for _ in range(args.items)]
     params, settings = SignatureParams(), DedupSettings()
     folder = tempfile.mkdtemp(prefix="ingestd-bench-")

@@ -1,15 +1,18 @@
 """Soak benchmark: the daemon for a long run against changing feeds on loopback servers.
 
-Twenty generated outlets (``tests/bigworld.py``) on four loopback hosts each publish a story a
-minute (every fourth one also carried by the next outlet) and list their newest twenty. The
-daemon (``ingest run``, a real subprocess) polls them every 30-60 s with retention and the dedup
-window at ``--retention-days`` (default 0.01 d = 14.4 min, so pruning runs during the soak).
+``--feeds`` generated outlets (``tests/bigworld.py``; default 20) on loopback hosts (one per ten
+outlets, at least four: 127.0.0.2, 127.0.0.3, ...) each publish a story every ``--period-s``
+(every fourth one also carried by the next outlet) and list their newest ``--window``. The
+daemon (``ingest run``, a real subprocess) polls them every ``--interval`` (within 30 s-4 min
+of it after adaptation) with retention and the dedup window at ``--retention-days`` (default
+0.01 d = 14.4 min, so pruning runs during the soak).
 Every ``--sample-s`` seconds the benchmark records the daemon's resident memory (the main
 process and, separately, its pool workers), open file descriptors, threads, the SQLite file
 and WAL sizes, and a ``/metrics`` scrape. At the end it stops the daemon with SIGTERM and
 reports whether memory and descriptors stayed flat after the warm-up.
 
     python bench/soak.py --minutes 35 --out bench/out/soak-1     # results in OUT/summary.json
+    python bench/soak.py --feeds 500 --period-s 300 --window 4 --interval 2m --minutes 40
 
 Nothing leaves the machine: every feed and page is served on 127.0.0.x.
 """
@@ -36,7 +39,6 @@ sys.path.insert(0, str(REPO))
 
 from tests.bigworld import LiveWorld  # noqa: E402
 
-HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
 _PAGE = re.compile(r"^/outlet-(\d+)/(\d+)-(\d+)\.html$")
 _FEED = re.compile(r"^/outlet-(\d+)/feed\.xml$")
 
@@ -85,9 +87,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _serve(feeds: int, period_s: float) -> tuple[LiveWorld, list[_Server], list[str]]:
-    world = LiveWorld(feeds, [], period_s)
-    servers = [_Server(host, world) for host in HOSTS]
+def _serve(feeds: int, period_s: float, window: int) -> tuple[LiveWorld, list[_Server], list[str]]:
+    """Serve the world on one loopback host per ten feeds (at least four, at most 200)."""
+    world = LiveWorld(feeds, [], period_s, window=window)
+    hosts = [f"127.0.0.{2 + k}" for k in range(min(200, max(4, feeds // 10)))]
+    servers = [_Server(host, world) for host in hosts]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     bases = []
@@ -98,10 +102,10 @@ def _serve(feeds: int, period_s: float) -> tuple[LiveWorld, list[_Server], list[
     return world, servers, [f"{base}/outlet-{i}/feed.xml" for i, base in enumerate(bases)]
 
 
-def _config(out: Path, urls: list[str], port: int, days: float) -> Path:
+def _config(out: Path, urls: list[str], port: int, days: float, interval: str) -> Path:
     lines = [
         "[http]\nallow_private_networks = true\n",
-        '[schedule]\ndefault_interval = "45s"\nmin_interval = "30s"\nmax_interval = "2m"\n',
+        f'[schedule]\ndefault_interval = "{interval}"\nmin_interval = "30s"\nmax_interval = "4m"\n',
         "[extract]\nworkers = 2\n",
         f"[dedup]\nwindow_days = {days}\n",
         f"[retention]\ndays = {days}\n",
@@ -224,15 +228,17 @@ def main() -> int:
     parser.add_argument("--sample-s", type=float, default=30.0)
     parser.add_argument("--feeds", type=int, default=20)
     parser.add_argument("--period-s", type=float, default=60.0, help="a new story per feed")
+    parser.add_argument("--window", type=int, default=20, help="stories listed per feed")
+    parser.add_argument("--interval", default="45s", help="[schedule] default_interval")
     parser.add_argument("--retention-days", type=float, default=0.01)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "soak")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     state = out / "state"
-    _world, servers, urls = _serve(args.feeds, args.period_s)
+    _world, servers, urls = _serve(args.feeds, args.period_s, args.window)
     port = _free_port()
-    config = _config(out, urls, port, args.retention_days)
+    config = _config(out, urls, port, args.retention_days, args.interval)
     env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
     env.update(INGESTD_STATE_DIR=str(state), PYTHONPATH=str(REPO))
     log = (out / "daemon.stderr").open("w")
@@ -265,6 +271,9 @@ def main() -> int:
         requests_served=sum(s.requests for s in servers),
         feeds=args.feeds,
         period_s=args.period_s,
+        window=args.window,
+        interval=args.interval,
+        hosts=len(servers),
         retention_days=args.retention_days,
     )
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -20,7 +20,7 @@ from ingestd.dedup.normalize import (
     tokens,
     without_quotations,
 )
-from ingestd.dedup.signature import SignatureParams, make_signature
+from ingestd.dedup.signature import SignatureParams, make_signature, minhash_values
 from ingestd.model import Signature
 from ingestd.urls import normalize_url
 
@@ -299,6 +299,28 @@ def test_an_excerpt_shares_its_anchor_keys_with_the_full_text(prose: Prose) -> N
     sampled = [key for key in full.anchor_keys if key.startswith("a:")]
     assert sampled
     assert all(int(key[2:], 16) % PARAMS.anchor_every == 0 for key in sampled)
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 400, 3000])
+def test_minhash_values_are_datasketchs_affine32_minhash(count: int) -> None:
+    """Our one-expression MinHash must equal datasketch's (stored signatures depend on it)."""
+    from datasketch import MinHash
+
+    rng = random.Random(count)
+    hashes = sorted({rng.getrandbits(32) for _ in range(count)})
+    reference = MinHash(num_perm=128, seed=1, hashfunc=lambda value: value, scheme="affine32")
+    if hashes:
+        reference.update_batch(hashes)
+    assert minhash_values(hashes, 128).tolist() == reference.hashvalues.tolist()
+
+
+def test_quotation_free_texts_share_their_narrative_with_their_shingles(prose: Prose) -> None:
+    plain = "\n".join(prose(31, 8))
+    quoted = plain + '\nShe said: "' + prose(32, 1)[0] + '" and left.'
+    params = SignatureParams()
+    assert make_signature(plain, "", params).narrative == make_signature(plain, "", params).shingles
+    with_quote = make_signature(quoted, "", params)
+    assert len(with_quote.narrative) < len(with_quote.shingles)
 
 
 def test_an_empty_text_has_no_keys() -> None:

@@ -128,7 +128,9 @@ def without_quotations(paragraph: str) -> str:
 def tokens(text: str) -> list[str]:
     """Lower-cased Unicode word tokens of ``text`` with the possessive ``'s`` folded."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    words: list[str] = _WORD.findall(_POSSESSIVE.sub(r"\1", folded))
+    if "'" in folded or "’" in folded:
+        folded = _POSSESSIVE.sub(r"\1", folded)
+    words: list[str] = _WORD.findall(folded)
     return words
 
 

@@ -19,10 +19,8 @@ import hashlib
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
 from ingestd.dedup.attribution import credited_sources
 from ingestd.dedup.normalize import StoryParagraph, analyse, story_tokens, tokens
@@ -72,7 +70,7 @@ def shingle_hashes(words: list[str], size: int) -> list[int]:
     """
     if not words:
         return []
-    ids = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), np.uint64, len(words))
+    ids = np.fromiter(map(zlib.crc32, map(str.encode, words)), np.uint64, len(words))
     width = min(size, len(ids))
     count = len(ids) - width + 1
     with np.errstate(over="ignore"):
@@ -100,23 +98,42 @@ MINHASH_SCHEME = "affine32"  # datasketch's 32-bit permutations; stored values d
 
 
 @functools.cache
-def _permutations(num_perm: int) -> Any:
-    """datasketch's permutations for our seed, made once (they cost more than a signature)."""
-    return MinHash(num_perm=num_perm, seed=1, scheme=MINHASH_SCHEME).permutations
+def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's permutations ``(a, b)`` for our seed, made once (they cost more than a
+    signature). datasketch is imported here, not at module level: it pulls in scipy, and the
+    main process, which never signs a text, should start without it."""
+    from datasketch import MinHash
+
+    a, b = MinHash(num_perm=num_perm, seed=1, scheme=MINHASH_SCHEME).permutations
+    return a.astype(np.uint32), b.astype(np.uint32)
+
+
+_EMPTY = np.uint32(0xFFFFFFFF)
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finaliser (uint32, wrapping), as datasketch applies it."""
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    mixed: np.ndarray = values ^ (values >> np.uint32(16))
+    return mixed
 
 
 def minhash_values(hashes: list[int], num_perm: int) -> np.ndarray:
-    """MinHash values (``num_perm`` of them, below 2**32) over precomputed 32-bit hashes."""
-    sketch = MinHash(
-        num_perm=num_perm,
-        seed=1,
-        hashfunc=lambda value: value,
-        permutations=_permutations(num_perm),
-        scheme=MINHASH_SCHEME,
-    )
-    if hashes:
-        sketch.update_batch(hashes)
-    values: np.ndarray = sketch.hashvalues
+    """MinHash values (``num_perm`` uint32) over precomputed 32-bit hashes.
+
+    Bit for bit what ``datasketch.MinHash(seed=1, scheme="affine32").update_batch`` gives with
+    an identity hash function (a test holds it to that), computed in one numpy expression:
+    datasketch calls the hash function once per value in Python, which cost 4x more.
+    """
+    a, b = _permutations(num_perm)
+    if not hashes:
+        return np.full(num_perm, _EMPTY, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        mixed = _fmix32(np.asarray(hashes, dtype=np.uint32)).reshape(-1, 1)
+        values: np.ndarray = (mixed * a + b).min(axis=0)
     return values
 
 
@@ -156,12 +173,14 @@ def make_signature(text: str, title: str, params: SignatureParams) -> Signature:
     words = [word for paragraph in story for word in paragraph.words]
     narrative = [word for paragraph in story for word in paragraph.narrative]
     hashes = shingle_hashes(words, params.shingle_words)
+    unquoted = all(paragraph.narrative is paragraph.words for paragraph in story)
+    narrative_hashes = hashes if unquoted else shingle_hashes(narrative, params.shingle_words)
     values = minhash_values(hashes, params.num_perm)
     return Signature(
         body_hash=_body_hash(words or tokens(text)),
         n_words=len(words),
         shingles=pack_hashes(hashes),
-        narrative=pack_hashes(shingle_hashes(narrative, params.shingle_words)),
+        narrative=pack_hashes(narrative_hashes),
         minhash=values.astype("<u4").tobytes(),
         band_keys=band_keys(values, params.bands) if hashes else (),
         anchor_keys=anchor_keys(hashes, params.anchor_every) + paragraph_keys(story),

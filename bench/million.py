@@ -1,0 +1,270 @@
+"""A million items in the dedup window (issue 7, item 4): lookup + insert cost, RSS, start-up.
+
+1. **Fill** (once; reused with ``--database``): a SQLite store with ``--items`` generated articles
+   (the Zipf prose of :mod:`dedup_cost`, 300-600 words each), every one with its real signature
+   and keys, made by ``--jobs`` processes and written in large transactions. A million items
+   take about 20 minutes on this machine and ~15 GB of disk.
+2. **Per new item** (in this process, on that store): ``--new`` articles, a quarter of them
+   excerpts of stored ones. Timed separately: the signature (normalise + shingles + MinHash,
+   which ingestd computes in its process pool) and *lookup + insert*: storing the item and its
+   keys, the identity query, the candidate query, exact verification and any cluster update
+   (``insert_item`` + ``link_new_item``, the writer's whole dedup work for one item).
+3. **The real daemon** on that store: ``python -m ingestd --once`` against ``--feeds`` loopback
+   feeds (:mod:`soak`'s generated outlets): time from process start to the first request the
+   servers see, the main process's peak RSS (``wait4``), the pool workers' largest RSS
+   (sampled), and the pass's wall time.
+
+    python bench/million.py --items 1000000 --database bench/out/million/ingestd.sqlite3
+    python bench/million.py --items 100000 --new 500      # smaller, in a temporary folder
+
+Results go to stdout as text and, with ``--json``, as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dedup_cost import article, new_item, vocabulary, zipf_weights
+from soak import _descendants, _safe_status, _serve
+
+from ingestd.config import DedupSettings
+from ingestd.dedup.signature import SignatureParams
+from ingestd.linking import link_new_item
+from ingestd.store import NewItem, Store
+from ingestd.store.schema import feeds
+
+FEEDS = 50  # synthetic feeds the filled items belong to
+CHUNK = 2000  # items per worker task and per fill transaction
+
+_WORDS: list[str] = []
+_WEIGHTS: list[float] = []
+
+
+def _init_words(seed: int) -> None:
+    rng = random.Random(seed)
+    _WORDS[:] = vocabulary(20_000, rng)
+    _WEIGHTS[:] = zipf_weights(len(_WORDS))
+
+
+def stored_text(seed: int, index: int) -> str:
+    """The text of filled item ``index`` (the same in every process: seeded by the index)."""
+    return article(_WORDS, _WEIGHTS, random.Random(seed * 1_000_003 + index))
+
+
+def _make_chunk(seed: int, start: int, stop: int) -> list[tuple[NewItem, tuple[str, ...]]]:
+    """Items ``start..stop-1`` with their keys (runs in a worker process)."""
+    if not _WORDS:
+        _init_words(seed)
+    params, now = SignatureParams(), datetime.now(UTC)
+    made = []
+    for index in range(start, stop):
+        item, sig = new_item(index % FEEDS + 1, f"s{index}", stored_text(seed, index), params, now)
+        made.append((item, (*sig.band_keys, *sig.anchor_keys)))
+    return made
+
+
+def fill(store: Store, have: int, want: int, seed: int, jobs: int) -> None:
+    """Add items ``have..want-1`` to the store (signatures made by ``jobs`` processes)."""
+    if have == 0:
+        now = datetime.now(UTC)
+        with store.transaction() as tx:
+            for feed_id in range(1, FEEDS + 1):
+                tx.conn.execute(
+                    feeds.insert().values(
+                        id=feed_id,
+                        url=f"bench:{feed_id}",
+                        status="ok",
+                        active=False,
+                        consecutive_failures=0,
+                        created_at=now,
+                    )
+                )
+    started = time.perf_counter()
+    chunks = [(start, min(start + CHUNK, want)) for start in range(have, want, CHUNK)]
+    with ProcessPoolExecutor(jobs) as pool:
+        pending = [pool.submit(_make_chunk, seed, a, b) for a, b in chunks[: jobs * 2]]
+        queued = jobs * 2
+        while pending:
+            made = pending.pop(0).result()
+            if queued < len(chunks):
+                pending.append(pool.submit(_make_chunk, seed, *chunks[queued]))
+                queued += 1
+            with store.transaction() as tx:
+                for item, keys in made:
+                    tx.insert_keys(tx.insert_item(item), keys, item.fetched_at)
+            done = made[-1][0].entry_key[1:]
+            elapsed = time.perf_counter() - started
+            print(f"  stored {int(done) + 1} items ({elapsed:.0f} s)", file=sys.stderr)
+
+
+def time_new_items(store: Store, count: int, stored: int, seed: int) -> dict[str, Any]:
+    """Signature and lookup + insert per new item (milliseconds), a quarter of them excerpts."""
+    rng = random.Random(seed + 1)
+    params, settings = SignatureParams(), DedupSettings()
+    signature_ms: list[float] = []
+    lookup_insert_ms: list[float] = []
+    clustered = 0
+    run = int(time.time())  # entry keys unique across runs on one database
+    for index in range(count):
+        if index % 4 == 0:
+            source = stored_text(seed, rng.randrange(stored)).split("\n")
+            start = rng.randrange(max(1, len(source) - 5))
+            text = "\n".join(source[start : start + 5])
+        else:
+            text = article(_WORDS, _WEIGHTS, rng)
+        key = f"n{run}-{index}"
+        began = time.perf_counter()
+        item, sig = new_item(index % FEEDS + 1, key, text, params, datetime.now(UTC))
+        signed = time.perf_counter()
+        with store.transaction() as tx:
+            item_id = tx.insert_item(item)
+            outcome = link_new_item(tx, item_id, item, sig, settings, item.fetched_at)
+            done = time.perf_counter()
+        signature_ms.append((signed - began) * 1000)
+        lookup_insert_ms.append((done - signed) * 1000)
+        clustered += outcome.cluster_id is not None
+    return {
+        "new_items": count,
+        "clustered": clustered,
+        "expected_clustered": (count + 3) // 4,
+        "signature_ms": _spread(signature_ms),
+        "lookup_insert_ms": _spread(lookup_insert_ms),
+        "dedup_total_ms": _spread(
+            [a + b for a, b in zip(signature_ms, lookup_insert_ms, strict=True)]
+        ),
+    }
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "median": round(statistics.median(ordered), 3),
+        "p99": round(ordered[max(0, int(len(ordered) * 0.99) - 1)], 3),
+        "max": round(ordered[-1], 3),
+    }
+
+
+def _write_config(folder: Path, database: Path, urls: list[str]) -> Path:
+    lines = [
+        f'[database]\nurl = "sqlite:///{database}"\n',
+        "[http]\nallow_private_networks = true\n",
+        "[dedup]\nwindow_days = 3650\n",
+        *(f'[[feeds]]\nurl = "{url}"\n' for url in urls),
+    ]
+    path = folder / "million.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def run_daemon(database: Path, feed_count: int, folder: Path) -> dict[str, Any]:
+    """One real ``ingest --once`` on the filled store: start-up to first request, RSS, wall."""
+    world, servers, urls = _serve(feed_count, 3600.0, 5)
+    del world
+    config = _write_config(folder, database, urls)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    before = sum(server.requests for server in servers)
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ingestd", "--config", str(config), "--once"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(folder / "daemon.stderr").open("w"),
+    )
+    first_request: float | None = None
+    workers_rss_kb = 0
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal first_request, workers_rss_kb
+        while not done.is_set():
+            if first_request is None and sum(s.requests for s in servers) > before:
+                first_request = time.perf_counter() - started
+            rss = sum(_safe_status(pid, "VmRSS") for pid in _descendants(child.pid))
+            workers_rss_kb = max(workers_rss_kb, rss)
+            done.wait(0.01)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    _pid, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    done.set()
+    watcher.join()
+    for server in servers:
+        server.shutdown()
+    return {
+        "exit_code": os.waitstatus_to_exitcode(status),
+        "feeds": feed_count,
+        "requests": sum(s.requests for s in servers) - before,
+        "startup_to_first_request_s": round(first_request, 3) if first_request else None,
+        "wall_s": round(wall, 2),
+        "main_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "workers_peak_rss_mb": round(workers_rss_kb / 1024, 1),
+    }
+
+
+def _count_items(store: Store) -> int:
+    with store.transaction(write=False) as tx:
+        return tx.count_items()
+
+
+def _file_sizes(database: Path) -> Iterator[tuple[str, int]]:
+    for suffix in ("", "-wal"):
+        path = Path(str(database) + suffix)
+        if path.exists():
+            yield path.name, path.stat().st_size
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=1_000_000, help="items in the window")
+    parser.add_argument("--new", type=int, default=1000, help="new items timed")
+    parser.add_argument("--feeds", type=int, default=50, help="loopback feeds for the daemon run")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database", type=Path, help="SQLite file (filled up to --items; kept)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="ingestd-million-"))
+    database: Path = (args.database or folder / "ingestd.sqlite3").resolve()
+    database.parent.mkdir(parents=True, exist_ok=True)
+    _init_words(args.seed)
+    store = Store.open(f"sqlite:///{database}")
+    have = _count_items(store)
+    filled = time.perf_counter()
+    if have < args.items:
+        print(f"filling {database}: {have} → {args.items} items", file=sys.stderr)
+        fill(store, have, args.items, args.seed, args.jobs)
+    fill_s = time.perf_counter() - filled
+    stored = max(have, args.items)
+    result: dict[str, Any] = {"items_in_window": stored, "fill_s": round(fill_s, 1)}
+    result.update(time_new_items(store, args.new, stored, args.seed))
+    store.close()
+    result["files"] = dict(_file_sizes(database))
+    result["daemon"] = run_daemon(database, args.feeds, folder)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
