@@ -368,7 +368,11 @@ class Transaction:
         floor = int(since.timestamp()) if since is not None else 0
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
-            for key, item_id in self.conn.execute(_KEY_HOLDERS, {"keys": chunk, "since": floor}):
+            statement = (
+                f"SELECT key, item_id FROM lsh_keys WHERE key IN ({self._markers(len(chunk))})"
+                f" AND at >= {self._markers(1)}"
+            )  # sent as is: SQLAlchemy's expanding IN cost more than the lookup
+            for key, item_id in self.conn.exec_driver_sql(statement, (*chunk, floor)):
                 holders.setdefault(key, []).append(int(item_id))
         counts: dict[str, dict[int, int]] = {}
         for key, found in holders.items():
@@ -417,18 +421,18 @@ class Transaction:
         return [int(value) for value in self.conn.execute(query).scalars()]
 
     def shingles(self, ids: Iterable[int]) -> dict[int, ItemShingles]:
-        wanted = list(set(ids))
-        query = select(items.c.id, items.c.shingles, items.c.narrative).where(
-            items.c.id.in_(wanted)
+        """The stored shingle hashes of the given items (a verification reads ~100 of them)."""
+        wanted = [int(value) for value in set(ids)]
+        if not wanted:
+            return {}
+        statement = (
+            "SELECT id, shingles, narrative FROM items"
+            f" WHERE id IN ({self._markers(len(wanted))})"
         )
-        return (
-            {
-                row.id: ItemShingles(row.id, bytes(row.shingles), bytes(row.narrative))
-                for row in self.conn.execute(query)
-            }
-            if wanted
-            else {}
-        )
+        return {
+            int(item_id): ItemShingles(int(item_id), bytes(shingles), bytes(narrative))
+            for item_id, shingles, narrative in self.conn.exec_driver_sql(statement, tuple(wanted))
+        }
 
     # --- items: writes --------------------------------------------------------------------
 
@@ -494,9 +498,13 @@ class Transaction:
         rows = [(key, item_id, stamp) for key in dict.fromkeys(keys)]
         if not rows:
             return
-        marker = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
-        statement = f"INSERT INTO lsh_keys (key, item_id, at) VALUES ({marker}, {marker}, {marker})"
+        statement = f"INSERT INTO lsh_keys (key, item_id, at) VALUES ({self._markers(3)})"
         self.conn.exec_driver_sql(statement, rows)
+
+    def _markers(self, count: int) -> str:
+        """``count`` positional parameter markers for SQL sent to the driver as is."""
+        marker = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        return ", ".join([marker] * count)
 
     def set_membership(self, item_id: int, **values: Any) -> None:
         """Update an item's cluster fields (cluster_id, role, match_reason, similarity, ...)."""
@@ -578,9 +586,6 @@ _UPDATE_ITEM = update(items).where(items.c.id == bindparam("_id"))  # SET from t
 _UPDATE_CLUSTER = update(clusters).where(clusters.c.id == bindparam("_id"))
 _UPDATE_FEED = update(feeds).where(feeds.c.id == bindparam("_id"))
 _INSERT_POLL = insert(polls)
-_KEY_HOLDERS = select(lsh_keys.c.key, lsh_keys.c.item_id).where(
-    lsh_keys.c.key.in_(bindparam("keys", expanding=True)), lsh_keys.c.at >= bindparam("since")
-)
 _IDENTITY_COLUMNS = ("url_norm", "canonical_norm", "guid", "body_hash")
 
 

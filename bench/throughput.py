@@ -1,0 +1,181 @@
+"""Throughput (issue 7): ``ingest --once`` against a naive script and the extraction floor.
+
+On one replay world of real pages (:mod:`replay`: every usable page of the corpus plus its
+synthetic republications, one feed per host, so ~400 feeds), served by one loopback proxy, and
+in one run, ``--repeat`` times each (the ratios are of medians):
+
+* **floor**: ingestd's own ``extract_article`` on every served page, one process per core,
+  the pages already in memory (nothing else: no fetch, no parse, no store);
+* **naive**: ``bench/naive.py``, one process: fetch, feedparser, trafilatura, SQLite insert;
+* **ingest**: ``python -m ingestd --once`` on a fresh database (fetch, parse, extract,
+  deduplicate, store), process start-up included;
+* **second pass**: ``ingest --once`` again on the same database once its feeds are due (the
+  benchmark moves every feed's ``next_poll_at`` to now, as if their 30-minute ``<ttl>`` had
+  passed): feeds answer 304, no page is fetched again. Its cost is compared with the first.
+
+The replay has one proxy for all hosts, so ``[http] min_host_gap_s = 0`` (the naive script does
+not wait between requests either; with ingestd's default of 1 s the republishing outlets'
+pages would wait for their host's turn). Nothing else differs from ingestd's defaults.
+
+    python bench/throughput.py --repeat 3            # results in bench/out/throughput/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(REPO))
+
+import quality_replay  # noqa: E402
+import replay  # noqa: E402
+
+from ingestd.extract import extract_article  # noqa: E402
+
+
+def _extract(job: tuple[bytes, str]) -> bool:
+    return not hasattr(extract_article(job[0], job[1]), "reason")
+
+
+def floor(world: replay.World) -> dict[str, Any]:
+    """ingestd's extraction alone on every page the world serves, one process per core."""
+    jobs = [(world.resources[replay.route_key(url)].body, url) for url in world.labels]
+    clock = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        extracted = sum(pool.map(_extract, jobs, chunksize=4))
+    wall = time.perf_counter() - clock
+    return {"pages": len(jobs), "extracted": extracted, "wall_s": round(wall, 2)}
+
+
+def naive(world: replay.World, proxy_url: str, folder: Path) -> dict[str, Any]:
+    """``bench/naive.py`` in its own process, on a fresh SQLite file."""
+    feeds = folder / "feeds.txt"
+    feeds.write_text("\n".join(feed.url for feed in world.feeds) + "\n", "utf-8")
+    database = folder / "naive.sqlite3"
+    database.unlink(missing_ok=True)
+    clock = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "naive.py"), "--proxy", proxy_url, "--feeds", str(feeds),
+         "--database", str(database)],
+        capture_output=True, text=True, check=True, env=_clean_env(),
+    )
+    wall = time.perf_counter() - clock
+    return {**json.loads(done.stdout), "wall_s": round(wall, 2)}
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("INGESTD_") and not k.lower().endswith("_proxy")}
+
+
+def ingest_passes(world: replay.World, proxy_url: str, folder: Path, log: Path) -> dict[str, Any]:
+    """A first ``ingest --once`` on a fresh database, then a second once every feed is due."""
+    state = folder / "state"
+    config = replay.write_config(world, proxy_url, state, folder / "ingestd.toml",
+                                 extra_http={"min_host_gap_s": 0.0})
+    passes = []
+    for _ in range(2):
+        before = len(_requests(log))
+        cpu: dict[str, Any] = {}
+        clock = time.perf_counter()
+        done = quality_replay.run_ingest(config, state, "--once", cpu=cpu)
+        wall = time.perf_counter() - clock
+        if done.returncode != 0:
+            raise SystemExit(f"throughput: ingest --once exited {done.returncode}:\n"
+                             + done.stderr[-2000:])
+        requests = _requests(log)[before:]
+        passes.append({
+            "wall_s": round(wall, 2),
+            "cpu_s": round(float(cpu.get("total_s", 0.0)), 2),
+            "summary": done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "",
+            "requests": len(requests),
+            "statuses": _count(str(r.get("status")) for r in requests),
+        })
+        _make_due(state / "ingestd.sqlite3")
+    return {"first": passes[0], "second": passes[1]}
+
+
+def _make_due(database: Path) -> None:
+    """Every feed due now, as if its polling interval had passed."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # the store's SQLite format
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE feeds SET next_poll_at = ?", (now,))
+
+
+def _requests(log: Path) -> list[dict[str, Any]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text("utf-8").splitlines() if line.strip()]
+
+
+def _count(values: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def run(pages: int | None, seed: int, repeat: int, out: Path) -> dict[str, Any]:
+    world, _, folder = replay.prepare(pages, seed, out)
+    log = folder / "proxy-log.jsonl"
+    rounds: list[dict[str, Any]] = []
+    with replay.ReplayProxy(world, log) as proxy:
+        for index in range(repeat):
+            print(f"round {index + 1}/{repeat}", file=sys.stderr)
+            one: dict[str, Any] = {"floor": floor(world)}
+            one["naive"] = naive(world, proxy.url, folder)
+            one["ingest"] = ingest_passes(world, proxy.url, folder, log)
+            print(json.dumps(one), file=sys.stderr)
+            rounds.append(one)
+    floor_s = statistics.median(r["floor"]["wall_s"] for r in rounds)
+    naive_s = statistics.median(r["naive"]["wall_s"] for r in rounds)
+    first_s = statistics.median(r["ingest"]["first"]["wall_s"] for r in rounds)
+    second_s = statistics.median(r["ingest"]["second"]["wall_s"] for r in rounds)
+    page_count = rounds[0]["floor"]["pages"]
+    return {
+        "pages": page_count,
+        "feeds": len(world.feeds),
+        "repeat": repeat,
+        "median_wall_s": {"floor": floor_s, "naive": naive_s, "ingest_first": first_s,
+                          "ingest_second": second_s},
+        "ingest_vs_naive": round(naive_s / first_s, 2),
+        "ingest_vs_floor": round(floor_s / first_s, 3),
+        "second_vs_first": round(second_s / first_s, 3),
+        "pages_per_s": {"floor": round(page_count / floor_s, 1),
+                        "naive": round(page_count / naive_s, 1),
+                        "ingest": round(page_count / first_s, 1)},
+        "machine": quality_replay.machine(),
+        "source": quality_replay.source_fingerprint(),
+        "rounds": rounds,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=None, help="N originals (default: all)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "throughput")
+    args = parser.parse_args()
+    result = run(args.pages, args.seed, args.repeat, args.out)
+    (args.out / "result.json").write_text(json.dumps(result, indent=1) + "\n", "utf-8")
+    summary = {k: v for k, v in result.items() if k != "rounds"}
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
