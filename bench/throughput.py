@@ -68,24 +68,39 @@ def naive(world: replay.World, proxy_url: str, folder: Path) -> dict[str, Any]:
     database.unlink(missing_ok=True)
     clock = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, str(BENCH / "naive.py"), "--proxy", proxy_url, "--feeds", str(feeds),
-         "--database", str(database)],
-        capture_output=True, text=True, check=True, env=_clean_env(),
+        [
+            sys.executable,
+            str(BENCH / "naive.py"),
+            "--proxy",
+            proxy_url,
+            "--feeds",
+            str(feeds),
+            "--database",
+            str(database),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_clean_env(),
     )
     wall = time.perf_counter() - clock
     return {**json.loads(done.stdout), "wall_s": round(wall, 2)}
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("INGESTD_") and not k.lower().endswith("_proxy")}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("INGESTD_") and not k.lower().endswith("_proxy")
+    }
 
 
 def ingest_passes(world: replay.World, proxy_url: str, folder: Path, log: Path) -> dict[str, Any]:
     """A first ``ingest --once`` on a fresh database, then a second once every feed is due."""
     state = folder / "state"
-    config = replay.write_config(world, proxy_url, state, folder / "ingestd.toml",
-                                 extra_http={"min_host_gap_s": 0.0})
+    config = replay.write_config(
+        world, proxy_url, state, folder / "ingestd.toml", extra_http={"min_host_gap_s": 0.0}
+    )
     passes = []
     for _ in range(2):
         before = len(_requests(log))
@@ -94,16 +109,19 @@ def ingest_passes(world: replay.World, proxy_url: str, folder: Path, log: Path) 
         done = quality_replay.run_ingest(config, state, "--once", cpu=cpu)
         wall = time.perf_counter() - clock
         if done.returncode != 0:
-            raise SystemExit(f"throughput: ingest --once exited {done.returncode}:\n"
-                             + done.stderr[-2000:])
+            raise SystemExit(
+                f"throughput: ingest --once exited {done.returncode}:\n" + done.stderr[-2000:]
+            )
         requests = _requests(log)[before:]
-        passes.append({
-            "wall_s": round(wall, 2),
-            "cpu_s": round(float(cpu.get("total_s", 0.0)), 2),
-            "summary": done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "",
-            "requests": len(requests),
-            "statuses": _count(str(r.get("status")) for r in requests),
-        })
+        passes.append(
+            {
+                "wall_s": round(wall, 2),
+                "cpu_s": round(float(cpu.get("total_s", 0.0)), 2),
+                "summary": done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "",
+                "requests": len(requests),
+                "statuses": _count(str(r.get("status")) for r in requests),
+            }
+        )
         _make_due(state / "ingestd.sqlite3")
     return {"first": passes[0], "second": passes[1]}
 
@@ -149,14 +167,20 @@ def run(pages: int | None, seed: int, repeat: int, out: Path) -> dict[str, Any]:
         "pages": page_count,
         "feeds": len(world.feeds),
         "repeat": repeat,
-        "median_wall_s": {"floor": floor_s, "naive": naive_s, "ingest_first": first_s,
-                          "ingest_second": second_s},
+        "median_wall_s": {
+            "floor": floor_s,
+            "naive": naive_s,
+            "ingest_first": first_s,
+            "ingest_second": second_s,
+        },
         "ingest_vs_naive": round(naive_s / first_s, 2),
         "ingest_vs_floor": round(floor_s / first_s, 3),
         "second_vs_first": round(second_s / first_s, 3),
-        "pages_per_s": {"floor": round(page_count / floor_s, 1),
-                        "naive": round(page_count / naive_s, 1),
-                        "ingest": round(page_count / first_s, 1)},
+        "pages_per_s": {
+            "floor": round(page_count / floor_s, 1),
+            "naive": round(page_count / naive_s, 1),
+            "ingest": round(page_count / first_s, 1),
+        },
         "machine": quality_replay.machine(),
         "source": quality_replay.source_fingerprint(),
         "rounds": rounds,
