@@ -116,12 +116,12 @@ def fill(store: Store, have: int, want: int, seed: int, jobs: int) -> None:
 
 def time_new_items(store: Store, count: int, stored: int, seed: int) -> dict[str, Any]:
     """Signature and lookup + insert per new item (milliseconds), a quarter of them excerpts."""
-    rng = random.Random(seed + 1)
+    run = int(time.time())  # new texts and entry keys differ between runs on one database
+    rng = random.Random(f"{seed}-{run}")
     params, settings = SignatureParams(), DedupSettings()
     signature_ms: list[float] = []
     lookup_insert_ms: list[float] = []
     clustered = 0
-    run = int(time.time())  # entry keys unique across runs on one database
     for index in range(count):
         if index % 4 == 0:
             source = stored_text(seed, rng.randrange(stored)).split("\n")

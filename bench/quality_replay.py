@@ -339,18 +339,19 @@ def proxy_stats(log_path: Path, labels: dict[str, dict[str, Any]]) -> dict[str, 
     }
 
 
-def _extract_body(body: bytes) -> int:
-    import trafilatura
+def _extract_body(job: tuple[bytes, str, str]) -> int:
+    from ingestd.extract import extract_article
 
-    doc = trafilatura.bare_extraction(body, with_metadata=True, include_comments=False)
-    return len(str(getattr(doc, "text", "") or "")) if doc is not None else 0
+    article = extract_article(*job)
+    return len(getattr(article, "text", ""))
 
 
-def baseline(world: replay.World) -> dict[str, Any]:
-    """The ceiling: trafilatura alone on every served page, one process per core."""
+def baseline(world: replay.World, favor: str = "balanced") -> dict[str, Any]:
+    """The ceiling: ingestd's extraction (trafilatura, ``favor``) alone on every served page,
+    one process per core."""
     from concurrent.futures import ProcessPoolExecutor
 
-    bodies = [world.resources[replay.route_key(url)].body for url in world.labels]
+    bodies = [(world.resources[replay.route_key(url)].body, url, favor) for url in world.labels]
     clock = time.perf_counter()
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(_extract_body, bodies, chunksize=4))
@@ -395,7 +396,8 @@ def machine() -> dict[str, Any]:
 
 
 def run(pages: int | None, seed: int, out: Path | None, workers: int,
-        with_baseline: bool = False, http: dict[str, object] | None = None) -> dict[str, Any]:
+        with_baseline: bool = False, http: dict[str, object] | None = None,
+        favor: str = "balanced") -> dict[str, Any]:
     source_before = source_fingerprint()
     build_clock = time.perf_counter()
     world, _, folder = replay.prepare(pages, seed, out)
@@ -404,7 +406,7 @@ def run(pages: int | None, seed: int, out: Path | None, workers: int,
     log_path = folder / "proxy-log.jsonl"
     with replay.ReplayProxy(world, log_path) as proxy:
         config = replay.write_config(world, proxy.url, state, folder / "ingestd.toml", workers,
-                                     extra_http=http)
+                                     extra_http=http, favor=favor)
         load_before = [round(x, 2) for x in os.getloadavg()]
         own = resource.getrusage(resource.RUSAGE_SELF)
         cpu: dict[str, Any] = {}
@@ -452,10 +454,10 @@ def run(pages: int | None, seed: int, out: Path | None, workers: int,
         "loadavg_before": load_before,
         "proxy": traffic, "machine": machine(), "source": source_before,
         "source_changed_during_run": source_fingerprint() != source_before,
-        "http_settings": {**http_defaults(), **(http or {})}, **scores,
+        "http_settings": {**http_defaults(), **(http or {})}, "favor": favor, **scores,
     }
     if with_baseline:
-        result["baseline_extraction"] = baseline(world)
+        result["baseline_extraction"] = baseline(world, favor)
     (folder / "result.json").write_text(json.dumps(result, indent=1, ensure_ascii=False), "utf-8")
     return result
 
@@ -540,10 +542,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="write [http] min_host_gap_s = S (default: ingestd's default)")
     parser.add_argument("--baseline", action="store_true",
                         help="also time trafilatura alone on the same pages (the CPU ceiling)")
+    parser.add_argument("--favor", choices=("precision", "balanced", "recall"),
+                        default="balanced", help="write [extract] favor (default: balanced)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
     http = {"min_host_gap_s": args.min_host_gap} if args.min_host_gap is not None else None
-    result = run(args.pages, args.seed, args.out, args.workers, args.baseline, http)
+    result = run(args.pages, args.seed, args.out, args.workers, args.baseline, http, args.favor)
     print(json.dumps(result, ensure_ascii=False) if args.json else report(result))
     return 0
 

@@ -30,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,22 +41,6 @@ sys.path.insert(0, str(REPO))
 
 import quality_replay  # noqa: E402
 import replay  # noqa: E402
-
-from ingestd.extract import extract_article  # noqa: E402
-
-
-def _extract(job: tuple[bytes, str]) -> bool:
-    return not hasattr(extract_article(job[0], job[1]), "reason")
-
-
-def floor(world: replay.World) -> dict[str, Any]:
-    """ingestd's extraction alone on every page the world serves, one process per core."""
-    jobs = [(world.resources[replay.route_key(url)].body, url) for url in world.labels]
-    clock = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        extracted = sum(pool.map(_extract, jobs, chunksize=4))
-    wall = time.perf_counter() - clock
-    return {"pages": len(jobs), "extracted": extracted, "wall_s": round(wall, 2)}
 
 
 def naive(world: replay.World, proxy_url: str, folder: Path) -> dict[str, Any]:
@@ -153,7 +136,7 @@ def run(pages: int | None, seed: int, repeat: int, out: Path) -> dict[str, Any]:
     with replay.ReplayProxy(world, log) as proxy:
         for index in range(repeat):
             print(f"round {index + 1}/{repeat}", file=sys.stderr)
-            one: dict[str, Any] = {"floor": floor(world)}
+            one: dict[str, Any] = {"floor": quality_replay.baseline(world)}
             one["naive"] = naive(world, proxy.url, folder)
             one["ingest"] = ingest_passes(world, proxy.url, folder, log)
             print(json.dumps(one), file=sys.stderr)

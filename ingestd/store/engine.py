@@ -11,6 +11,10 @@ from sqlalchemy.engine import make_url
 from ingestd.errors import StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Page cache per connection, KiB (SQLite's default is 2 MiB). The key index of a million items
+# is gigabytes; a bigger cache keeps its upper levels in memory so a lookup or insert reads
+# fewer pages from the OS. It counts towards RSS, once per open connection.
+SQLITE_CACHE_KIB = 32_768
 
 
 def engine_for(url: str) -> Engine:
@@ -46,6 +50,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
