@@ -24,6 +24,16 @@ from ingestd.store.upkeep import release_leases
 log = structlog.get_logger("ingestd.runner")
 
 
+# What the forkserver imports once, so that every worker starts with it loaded.
+WORKER_MODULES = [
+    "ingestd.work",
+    "ingestd.extract",
+    "ingestd.parse",
+    "datasketch",
+    "ingestd.workerinit",
+]
+
+
 def make_pool(workers: int) -> ProcessPoolExecutor:
     """A process pool for parsing and extraction (``workers`` 0 = one per core).
 
@@ -32,7 +42,7 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
     process dies (see :mod:`ingestd.workerinit`).
     """
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["ingestd.work", "ingestd.workerinit"])
+    context.set_forkserver_preload(WORKER_MODULES)
     count = workers or os.cpu_count() or 1
     return ProcessPoolExecutor(
         max_workers=count,

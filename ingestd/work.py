@@ -1,26 +1,31 @@
 """CPU-bound stage work, run in worker processes: parse a feed, extract a page, sign a text.
 
 Each function takes and returns picklable values only, so the event loop can hand them to a
-process pool and never wait on CPU work itself.
+process pool and never wait on CPU work itself. The main process imports this module only to
+name the functions; the parsers and trafilatura are imported where they run (the pool's
+forkserver preloads them, see :func:`ingestd.runner.make_pool`), so a pass starts polling
+without paying for them.
 """
 
 from __future__ import annotations
 
 from ingestd.dedup.signature import SignatureParams, make_signature
-from ingestd.extract import article_from_feed, extract_article
 from ingestd.model import Article, ExtractFailed, ParsedFeed, ParseFailed, Signature
-from ingestd.parse import parse_feed
 
 Prepared = tuple[Article, Signature] | ExtractFailed
 
 
 def parse_job(body: bytes, url: str, content_type: str | None) -> ParsedFeed | ParseFailed:
     """Parse a fetched feed document."""
+    from ingestd.parse import parse_feed
+
     return parse_feed(body, url, content_type)
 
 
 def page_job(html: bytes, url: str, favor: str, params: SignatureParams) -> Prepared:
     """Extract the article of a fetched page and compute its signature."""
+    from ingestd.extract import extract_article
+
     article = extract_article(html, url, favor)
     if isinstance(article, ExtractFailed):
         return article
@@ -29,6 +34,8 @@ def page_job(html: bytes, url: str, favor: str, params: SignatureParams) -> Prep
 
 def feed_content_job(content_html: str, title: str, note: str, params: SignatureParams) -> Prepared:
     """Use a feed entry's own content as the article (the page was unusable: ``note`` says why)."""
+    from ingestd.extract import article_from_feed
+
     article = article_from_feed(content_html, title, note)
     if isinstance(article, ExtractFailed):
         return article

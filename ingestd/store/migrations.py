@@ -86,6 +86,13 @@ def _host_slots(conn: Connection) -> None:
     schema.host_slots.create(conn, checkfirst=True)
 
 
+def _feeds_due_index(conn: Connection) -> None:
+    """The index a claim walks to find the next due feed (idempotent)."""
+    for index in schema.feeds.indexes:
+        if index.name == "ix_feeds_due":
+            index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "feeds, items, clusters, lsh_keys, polls", _initial),
     Migration(2, "feeds: source (config file or command line)", _feed_source),
@@ -93,6 +100,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "feeds: failure class, Retry-After, redirects, aliases", _feed_politeness),
     Migration(5, "feeds: leases; host_turns shared between workers", _leases),
     Migration(6, "host_slots: per-host request slots shared between workers", _host_slots),
+    Migration(7, "feeds: index of due feeds by next poll time", _feeds_due_index),
 )
 HEAD = max(migration.version for migration in MIGRATIONS)
 

@@ -195,6 +195,7 @@ polls = Table(
     Column("error", Text),
 )
 Index("ix_polls_feed", polls.c.feed_id, polls.c.started_at)
+Index("ix_feeds_due", feeds.c.next_poll_at, feeds.c.id)  # claims walk it (migration 7)
 
 # --- retention (migration 3) -------------------------------------------------------------------
 Index("ix_items_fetched", items.c.fetched_at)
