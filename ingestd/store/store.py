@@ -195,34 +195,21 @@ class Transaction:
         PostgreSQL the candidate rows are locked with ``FOR UPDATE SKIP LOCKED``, so concurrent
         workers claim disjoint feeds; SQLite has a single writer (``BEGIN IMMEDIATE``).
         """
-        free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < (lease_now or now))
-        never_polled = feeds.c.next_poll_at.is_(None)
         # Two index walks (ix_feeds_due) rather than one sort of every feed per claim: a pass
-        # claims each of its feeds, so a sorting query made a pass quadratic in the feeds.
+        # claims each of its feeds, so a sorting query made a pass quadratic in the feeds. The
+        # statements are built once (_CLAIM_*): building them cost more than running them.
         ids: list[int] = []
-        for when, order in (
-            (never_polled, ()),
-            (feeds.c.next_poll_at <= now, (feeds.c.next_poll_at,)),
-        ):
+        for due in (_CLAIM_NEVER_POLLED, _CLAIM_DUE):
             if len(ids) >= limit:
                 break
-            due = (
-                select(feeds.c.id)
-                .where(when, feeds.c.active.is_(True), free)
-                .order_by(*order, feeds.c.id)
-                .limit(limit - len(ids))
-                .with_for_update(skip_locked=True)
+            found = self.conn.execute(
+                due, {"now": now, "lease_now": lease_now or now, "n": limit - len(ids)}
             )
-            ids.extend(int(value) for value in self.conn.execute(due).scalars())
+            ids.extend(int(value) for value in found.scalars())
         if not ids:
             return []
-        self.conn.execute(
-            update(feeds)
-            .where(feeds.c.id.in_(ids))
-            .values(lease_owner=owner, lease_until=lease_until)
-        )
-        claimed = select(feeds).where(feeds.c.id.in_(ids)).order_by(feeds.c.id)
-        return [_feed(row) for row in self.conn.execute(claimed)]
+        self.conn.execute(_LEASE, {"ids": ids, "owner": owner, "until": lease_until})
+        return [_feed(row) for row in self.conn.execute(_FEEDS_BY_ID, {"ids": ids})]
 
     def claim_feed(
         self, feed_id: int, owner: str, now: datetime, lease_until: datetime
@@ -601,6 +588,31 @@ _INSERT_ITEM = insert(items)
 _UPDATE_ITEM = update(items).where(items.c.id == bindparam("_id"))  # SET from the parameters
 _UPDATE_CLUSTER = update(clusters).where(clusters.c.id == bindparam("_id"))
 _UPDATE_FEED = update(feeds).where(feeds.c.id == bindparam("_id"))
+
+
+def _claim_statement(when: Any, order: tuple[Any, ...]) -> Any:
+    """Due feeds (``when``), active and not leased at ``:lease_now``, ``:n`` at most, locked
+    for this transaction (PostgreSQL skips rows another worker has locked)."""
+    free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < bindparam("lease_now"))
+    return (
+        select(feeds.c.id)
+        .where(when, feeds.c.active.is_(True), free)
+        .order_by(*order, feeds.c.id)
+        .limit(bindparam("n"))
+        .with_for_update(skip_locked=True)
+    )
+
+
+_CLAIM_NEVER_POLLED = _claim_statement(feeds.c.next_poll_at.is_(None), ())
+_CLAIM_DUE = _claim_statement(feeds.c.next_poll_at <= bindparam("now"), (feeds.c.next_poll_at,))
+_LEASE = (
+    update(feeds)
+    .where(feeds.c.id.in_(bindparam("ids", expanding=True)))
+    .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
+)
+_FEEDS_BY_ID = (
+    select(feeds).where(feeds.c.id.in_(bindparam("ids", expanding=True))).order_by(feeds.c.id)
+)
 _INSERT_POLL = insert(polls)
 _IDENTITY_COLUMNS = ("url_norm", "canonical_norm", "guid", "body_hash")
 
