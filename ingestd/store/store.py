@@ -15,7 +15,6 @@ from sqlalchemy import (
     Engine,
     Row,
     Table,
-    and_,
     bindparam,
     delete,
     func,
@@ -279,7 +278,7 @@ class Transaction:
         return start
 
     def feed(self, feed_id: int) -> FeedRecord | None:
-        row = self.conn.execute(select(feeds).where(feeds.c.id == feed_id)).first()
+        row = self.conn.execute(_FEED_BY_ID, {"feed_id": feed_id}).first()
         return _feed(row) if row else None
 
     def feed_id_for_url(self, url: str) -> int | None:
@@ -297,13 +296,8 @@ class Transaction:
 
     def recent_polls(self, feed_id: int, limit: int = 6) -> list[tuple[int, int]]:
         """(new items, republications) of the feed's latest successful polls, newest first."""
-        query = (
-            select(polls.c.new_items, polls.c.republications)
-            .where(polls.c.feed_id == feed_id, polls.c.outcome != "failed")
-            .order_by(polls.c.started_at.desc(), polls.c.id.desc())
-            .limit(limit)
-        )
-        return [(int(new), int(rep)) for new, rep in self.conn.execute(query)]
+        found = self.conn.execute(_RECENT_POLLS, {"feed_id": feed_id, "n": limit})
+        return [(int(new), int(rep)) for new, rep in found]
 
     def update_feed(self, feed_id: int, **values: Any) -> None:
         self.conn.execute(_UPDATE_FEED, {"_id": feed_id, **values})
@@ -319,14 +313,10 @@ class Transaction:
         found: set[str] = set()
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            query = select(items.c.entry_key).where(
-                and_(items.c.feed_id == feed_id, items.c.entry_key.in_(chunk))
-            )
-            found.update(self.conn.execute(query).scalars())
-            pruned = select(pruned_entries.c.entry_key).where(
-                pruned_entries.c.feed_id == feed_id, pruned_entries.c.entry_key.in_(chunk)
-            )
-            found.update(self.conn.execute(pruned).scalars())
+            for query in (_STORED_ENTRIES, _PRUNED_ENTRIES):
+                found.update(
+                    self.conn.execute(query, {"feed_id": feed_id, "keys": chunk}).scalars()
+                )
         return found
 
     def items_matching(
@@ -605,6 +595,21 @@ def _claim_statement(when: Any, order: tuple[Any, ...]) -> Any:
 
 _CLAIM_NEVER_POLLED = _claim_statement(feeds.c.next_poll_at.is_(None), ())
 _CLAIM_DUE = _claim_statement(feeds.c.next_poll_at <= bindparam("now"), (feeds.c.next_poll_at,))
+_FEED_BY_ID = select(feeds).where(feeds.c.id == bindparam("feed_id"))
+_RECENT_POLLS = (
+    select(polls.c.new_items, polls.c.republications)
+    .where(polls.c.feed_id == bindparam("feed_id"), polls.c.outcome != "failed")
+    .order_by(polls.c.started_at.desc(), polls.c.id.desc())
+    .limit(bindparam("n"))
+)
+_STORED_ENTRIES = select(items.c.entry_key).where(
+    items.c.feed_id == bindparam("feed_id"),
+    items.c.entry_key.in_(bindparam("keys", expanding=True)),
+)
+_PRUNED_ENTRIES = select(pruned_entries.c.entry_key).where(
+    pruned_entries.c.feed_id == bindparam("feed_id"),
+    pruned_entries.c.entry_key.in_(bindparam("keys", expanding=True)),
+)
 _LEASE = (
     update(feeds)
     .where(feeds.c.id.in_(bindparam("ids", expanding=True)))
