@@ -323,10 +323,9 @@ class Transaction:
         self, column: str, value: str, exclude_item: int | None = None
     ) -> list[ItemRecord]:
         """Items whose ``column`` (url_norm, canonical_norm, body_hash, guid) equals ``value``."""
-        query = _item_select().where(items.c[column] == value).order_by(items.c.id)
-        if exclude_item is not None:
-            query = query.where(items.c.id != exclude_item)
-        return [_item(row) for row in self.conn.execute(query.limit(50))]
+        statement = _ITEMS_MATCHING[column]  # KeyError for any other column
+        found = self.conn.execute(statement, {"value": value, "exclude": exclude_item or 0})
+        return [_item(row) for row in found]
 
     def item_text(self, item_id: int) -> str:
         value = self.conn.execute(select(items.c.text).where(items.c.id == item_id)).scalar()
@@ -663,3 +662,12 @@ def _cluster(row: Row[Any]) -> ClusterRecord:
 
 
 _IDENTITY = _identity_statement()
+
+
+_ITEMS_MATCHING = {  # item ids start at 1, so excluding id 0 excludes nothing
+    column: _item_select()
+    .where(items.c[column] == bindparam("value"), items.c.id != bindparam("exclude"))
+    .order_by(items.c.id)
+    .limit(50)
+    for column in ("url_norm", "canonical_norm", "body_hash", "guid")
+}
