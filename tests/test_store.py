@@ -158,6 +158,34 @@ def test_due_feeds_are_never_polled_first_then_most_overdue(store: Store) -> Non
     assert due == [ids[2], ids[3], ids[0], ids[4]]
 
 
+def test_claims_take_never_polled_then_most_overdue_and_skip_live_leases(store: Store) -> None:
+    configured = [FeedConfig(f"https://g{n}.example/feed.xml") for n in range(6)]
+    ids = add_feeds(store, configured)
+    until = NOW + timedelta(minutes=10)
+    with store.transaction() as tx:
+        tx.update_feed(ids[0], next_poll_at=NOW - timedelta(minutes=5))
+        tx.update_feed(ids[1], next_poll_at=NOW + timedelta(seconds=1))  # not yet
+        # ids[2] never polled
+        tx.update_feed(ids[3], next_poll_at=NOW - timedelta(hours=2))
+        tx.update_feed(ids[4], next_poll_at=NOW - timedelta(hours=3), lease_until=until)
+        tx.update_feed(ids[5], next_poll_at=NOW - timedelta(days=1), active=False)
+
+    claimed = []
+    while True:
+        with store.transaction() as tx:
+            got = tx.claim_due_feeds("me", NOW, until, 1)
+        if not got:
+            break
+        claimed.append(got[0].id)
+        assert got[0].lease_owner == "me"
+
+    assert claimed == [ids[2], ids[3], ids[0]]  # ids[4] is leased by someone else
+    later = until + timedelta(seconds=1)  # every lease has lapsed: a batch takes them all
+    with store.transaction() as tx:
+        batch = tx.claim_due_feeds("other", NOW, later + timedelta(minutes=10), 3, lease_now=later)
+    assert {feed.id for feed in batch} == {ids[2], ids[4], ids[3]}  # the 3 first in due order
+
+
 def test_next_poll_at_round_trips_as_aware_utc(store: Store) -> None:
     (feed_id, *_rest) = add_feeds(store)
     local = datetime(
