@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -101,6 +103,25 @@ def test_opening_twice_keeps_the_schema_and_the_data(database_url: str) -> None:
             assert [feed.url for feed in tx.feeds()] == [feed.url for feed in FEEDS]
     finally:
         second.close()
+
+
+def test_opening_while_another_process_writes_the_schema_waits_for_it(tmp_path: Path) -> None:
+    """A command started while the daemon creates or migrates the database waits, then opens
+    (a deferred transaction would have failed at once with "database is locked")."""
+    path = tmp_path / "busy.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE other_process (x INTEGER)")
+    release = threading.Timer(0.5, lambda: writer.execute("COMMIT"))
+    release.start()
+    try:
+        store = Store.open(f"sqlite:///{path}")
+    finally:
+        release.join()
+        writer.close()
+    assert store.schema_version() == migrations.HEAD
+    store.close()
 
 
 def test_a_database_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ wait and then find nothing to do.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -117,10 +118,26 @@ def current_version(conn: Connection) -> int:
     return int(value or 0)
 
 
+@contextmanager
+def _write_transaction(conn: Connection) -> Iterator[None]:
+    """A transaction that holds the write lock from its start (SQLite: ``BEGIN IMMEDIATE``).
+
+    A deferred one that read the schema and then wrote would fail at once ("database is
+    locked", no busy wait) if another process, a daemon starting, migrated meanwhile.
+    """
+    conn.info["write"] = True
+    with conn.begin():
+        yield
+
+
 def upgrade(engine: Engine) -> list[Migration]:
     """Apply every pending migration; returns those applied."""
     applied: list[Migration] = []
-    with engine.begin() as conn:
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:  # the usual case, read only: nothing to do
+            if current_version(conn) >= HEAD:
+                return applied
+    with engine.connect() as conn, _write_transaction(conn):
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_ID})
         schema.schema_version.create(conn, checkfirst=True)
