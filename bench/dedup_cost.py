@@ -80,10 +80,11 @@ def new_item(feed_id: int, key: str, text: str, params: SignatureParams, now: da
     return item, sig
 
 
-def fill(store: Store, count: int, texts: list[str], params: SignatureParams) -> None:
+def add_bench_feeds(store: Store, count: int = 50) -> None:
+    """Feeds 1..count (inactive, ``bench:<id>``) for generated items to belong to."""
     now = datetime.now(UTC)
     with store.transaction() as tx:
-        for feed_id in range(1, 51):
+        for feed_id in range(1, count + 1):
             tx.conn.execute(
                 feeds.insert().values(
                     id=feed_id,
@@ -94,6 +95,11 @@ def fill(store: Store, count: int, texts: list[str], params: SignatureParams) ->
                     created_at=now,
                 )
             )
+
+
+def fill(store: Store, count: int, texts: list[str], params: SignatureParams) -> None:
+    add_bench_feeds(store)
+    now = datetime.now(UTC)
     started = time.perf_counter()
     batch = 2000
     for start in range(0, count, batch):

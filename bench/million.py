@@ -41,14 +41,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dedup_cost import article, new_item, vocabulary, zipf_weights
+from dedup_cost import add_bench_feeds, article, new_item, vocabulary, zipf_weights
 from soak import _descendants, _safe_status, _serve
 
 from ingestd.config import DedupSettings
 from ingestd.dedup.signature import SignatureParams
 from ingestd.linking import link_new_item
 from ingestd.store import NewItem, Store
-from ingestd.store.schema import feeds
 
 FEEDS = 50  # synthetic feeds the filled items belong to
 CHUNK = 2000  # items per worker task and per fill transaction
@@ -83,19 +82,7 @@ def _make_chunk(seed: int, start: int, stop: int) -> list[tuple[NewItem, tuple[s
 def fill(store: Store, have: int, want: int, seed: int, jobs: int) -> None:
     """Add items ``have..want-1`` to the store (signatures made by ``jobs`` processes)."""
     if have == 0:
-        now = datetime.now(UTC)
-        with store.transaction() as tx:
-            for feed_id in range(1, FEEDS + 1):
-                tx.conn.execute(
-                    feeds.insert().values(
-                        id=feed_id,
-                        url=f"bench:{feed_id}",
-                        status="ok",
-                        active=False,
-                        consecutive_failures=0,
-                        created_at=now,
-                    )
-                )
+        add_bench_feeds(store, FEEDS)
     started = time.perf_counter()
     chunks = [(start, min(start + CHUNK, want)) for start in range(have, want, CHUNK)]
     with ProcessPoolExecutor(jobs) as pool:
