@@ -171,10 +171,12 @@ def make_signature(text: str, title: str, params: SignatureParams) -> Signature:
     """The full signature of an article text (and its title, for compilation hints)."""
     story = analyse(text)
     words = [word for paragraph in story for word in paragraph.words]
-    narrative = [word for paragraph in story for word in paragraph.narrative]
     hashes = shingle_hashes(words, params.shingle_words)
-    unquoted = all(paragraph.narrative is paragraph.words for paragraph in story)
-    narrative_hashes = hashes if unquoted else shingle_hashes(narrative, params.shingle_words)
+    if all(paragraph.narrative is paragraph.words for paragraph in story):
+        narrative_hashes = hashes  # no quotations: the narrative is the whole text
+    else:
+        narrative = [word for paragraph in story for word in paragraph.narrative]
+        narrative_hashes = shingle_hashes(narrative, params.shingle_words)
     values = minhash_values(hashes, params.num_perm)
     return Signature(
         body_hash=_body_hash(words or tokens(text)),

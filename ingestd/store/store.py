@@ -669,5 +669,5 @@ _ITEMS_MATCHING = {  # item ids start at 1, so excluding id 0 excludes nothing
     .where(items.c[column] == bindparam("value"), items.c.id != bindparam("exclude"))
     .order_by(items.c.id)
     .limit(50)
-    for column in ("url_norm", "canonical_norm", "body_hash", "guid")
+    for column in _IDENTITY_COLUMNS
 }
