@@ -25,6 +25,19 @@ _LEAD = (
 _ATTRIBUTION = re.compile(
     rf"(?:{_LEAD})\s+(?P<source>[^\n]{{2,120}})", re.IGNORECASE | re.MULTILINE
 )
+# Every alternative of _LEAD contains one of these; a line without any cannot credit a source.
+_TRIGGERS = (
+    "originally",
+    "first",
+    "published",
+    "reprinted",
+    "reposted",
+    "appears",
+    "read",
+    "courtesy",
+    "via",
+    "source",
+)
 _URL_OR_HOST = re.compile(
     r"(?:https?://)?(?P<host>(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?)(?:/\S*)?", re.IGNORECASE
 )
@@ -55,6 +68,9 @@ def credited_sources(
     window = lines[:first_paragraphs] + lines[-last_paragraphs:] if len(lines) > 6 else lines
     found: list[str] = []
     for line in window:
+        lowered = line.lower()
+        if not any(word in lowered for word in _TRIGGERS):
+            continue  # the pattern cannot match: skip its many alternatives at every position
         for match in _ATTRIBUTION.finditer(line):
             key = _source_of(match.group("source"))
             if key and key not in found:

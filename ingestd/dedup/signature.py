@@ -4,7 +4,10 @@ A text's story tokens (see :mod:`ingestd.dedup.normalize`) are cut into overlapp
 shingles of ``shingle_words`` words, each hashed to 32 bits. From the set of hashes come:
 
 * the MinHash (datasketch) of ``num_perm`` values, split into ``bands`` LSH band keys, which find
-  candidates whose Jaccard similarity is high (near-identical copies, light edits);
+  candidates whose Jaccard similarity is high (near-identical copies, light edits). They are
+  indexed only for texts expected to carry fewer than ``BANDED_ANCHORS`` anchors: a longer
+  text's anchors find every such copy on their own, and each key is a row in the key index
+  (the hottest write of an ingest);
 * anchor keys: the hashes divisible by ``anchor_every``, a content-defined sample that two texts
   share in proportion to the text they share, so an excerpt of four paragraphs still meets its
   full article although their Jaccard similarity is low;
@@ -63,13 +66,14 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return mixed
 
 
-def shingle_hashes(words: list[str], size: int) -> list[int]:
-    """Sorted distinct 32-bit hashes of the ``size``-word shingles (one shingle if shorter).
+def shingle_hashes(words: list[str], size: int) -> np.ndarray:
+    """Sorted distinct 32-bit hashes (uint32) of the ``size``-word shingles (one shingle if
+    shorter).
 
     Each word is hashed once (CRC-32); a shingle's hash mixes its words' hashes in order.
     """
     if not words:
-        return []
+        return np.empty(0, dtype=np.uint32)
     ids = np.fromiter(map(zlib.crc32, map(str.encode, words)), np.uint64, len(words))
     width = min(size, len(ids))
     count = len(ids) - width + 1
@@ -77,12 +81,12 @@ def shingle_hashes(words: list[str], size: int) -> list[int]:
         combined = np.zeros(count, dtype=np.uint64)
         for offset in range(width):
             combined = _mix(combined * _STEP + ids[offset : offset + count])
-    return np.unique(combined >> np.uint64(32)).tolist()  # type: ignore[no-any-return]
+    return np.unique((combined >> np.uint64(32)).astype(np.uint32))
 
 
-def pack_hashes(hashes: list[int]) -> bytes:
+def pack_hashes(hashes: np.ndarray) -> bytes:
     """Sorted 32-bit hashes as little-endian uint32 bytes (the stored form)."""
-    return np.asarray(hashes, dtype="<u4").tobytes()
+    return hashes.astype("<u4", copy=False).tobytes()
 
 
 def body_hash(text: str) -> str:
@@ -121,7 +125,7 @@ def _fmix32(values: np.ndarray) -> np.ndarray:
     return mixed
 
 
-def minhash_values(hashes: list[int], num_perm: int) -> np.ndarray:
+def minhash_values(hashes: np.ndarray | list[int], num_perm: int) -> np.ndarray:
     """MinHash values (``num_perm`` uint32) over precomputed 32-bit hashes.
 
     Bit for bit what ``datasketch.MinHash(seed=1, scheme="affine32").update_batch`` gives with
@@ -129,7 +133,7 @@ def minhash_values(hashes: list[int], num_perm: int) -> np.ndarray:
     datasketch calls the hash function once per value in Python, which cost 4x more.
     """
     a, b = _permutations(num_perm)
-    if not hashes:
+    if not len(hashes):
         return np.full(num_perm, _EMPTY, dtype=np.uint32)
     with np.errstate(over="ignore"):
         mixed = _fmix32(np.asarray(hashes, dtype=np.uint32)).reshape(-1, 1)
@@ -148,11 +152,17 @@ def band_keys(values: np.ndarray, bands: int) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def anchor_keys(hashes: list[int], every: int) -> tuple[str, ...]:
+def anchor_keys(hashes: np.ndarray, every: int) -> tuple[str, ...]:
     """A content-defined sample of shingle hashes: ``"a:<hash>"`` for those divisible by
     ``every``."""
-    return tuple(f"a:{value:08x}" for value in hashes if value % every == 0)
+    return tuple(f"a:{value:08x}" for value in hashes[hashes % every == 0].tolist())
 
+
+# Texts of at least this many anchors' worth of shingles (320 at one in 16) get no band keys.
+# Two texts of Jaccard similarity 0.5 (the default threshold), one of them that long, share at
+# least 10 anchors' worth of shingles, and the chance that fewer than the two needed are
+# sampled is 0.05%.
+BANDED_ANCHORS = 20
 
 PARAGRAPH_KEY_WORDS = 8  # words of a paragraph's opening that make its key
 
@@ -178,13 +188,14 @@ def make_signature(text: str, title: str, params: SignatureParams) -> Signature:
         narrative = [word for paragraph in story for word in paragraph.narrative]
         narrative_hashes = shingle_hashes(narrative, params.shingle_words)
     values = minhash_values(hashes, params.num_perm)
+    banded = 0 < len(hashes) < BANDED_ANCHORS * params.anchor_every
     return Signature(
         body_hash=_body_hash(words or tokens(text)),
         n_words=len(words),
         shingles=pack_hashes(hashes),
         narrative=pack_hashes(narrative_hashes),
         minhash=values.astype("<u4").tobytes(),
-        band_keys=band_keys(values, params.bands) if hashes else (),
+        band_keys=band_keys(values, params.bands) if banded else (),
         anchor_keys=anchor_keys(hashes, params.anchor_every) + paragraph_keys(story),
         attribution=credited_sources(text),
         compilation_hint=bool(_COMPILATION_TITLE.search(title or "")),
