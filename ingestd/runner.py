@@ -74,7 +74,8 @@ def open_store(settings: Settings) -> Iterator[Store]:
     """The configured store, migrated, held with its writer lock (SQLite: one writer process;
     :class:`ingestd.lock.DatabaseBusy` when another one has it)."""
     with writer_lock(settings.database_url) as locked:
-        store = Store.open(settings.database_url)
+        # The one SQLite writer checkpoints the WAL on a thread, not inside its commits.
+        store = Store.open(settings.database_url, background_checkpoints=locked is not None)
         try:
             if locked is not None:  # the only writer: leases left behind are a dead process's
                 with store.transaction() as tx:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from ingestd.config import FeedConfig
 from ingestd.errors import StoreError
 from ingestd.store import migrations
+from ingestd.store.checkpoint import Checkpointer
 from ingestd.store.engine import engine_for
 from ingestd.store.records import (
     ClusterRecord,
@@ -59,11 +60,17 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.checkpointer: Checkpointer | None = None
 
     @classmethod
-    def open(cls, url: str, migrate: bool = True) -> Store:
-        """Connect and (by default) apply pending migrations; StoreError when impossible."""
-        engine = engine_for(url)
+    def open(cls, url: str, migrate: bool = True, background_checkpoints: bool = False) -> Store:
+        """Connect and (by default) apply pending migrations; StoreError when impossible.
+
+        ``background_checkpoints`` (SQLite; for the one writer process): WAL checkpoints run
+        on a thread of their own instead of inside commits (see :mod:`.checkpoint`).
+        """
+        background = background_checkpoints and url.startswith("sqlite")
+        engine = engine_for(url, autocheckpoint=not background)
         store = cls(engine)
         if migrate:
             try:
@@ -71,9 +78,15 @@ class Store:
             except SQLAlchemyError as exc:
                 engine.dispose()
                 raise StoreError(f"store: cannot open {_safe(url)}: {_first_line(exc)}") from None
+        if background:
+            store.checkpointer = Checkpointer(engine)
+            store.checkpointer.start()
         return store
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
         self.engine.dispose()
 
     @property
@@ -372,17 +385,31 @@ class Transaction:
         """Items whose column equals one of the given values: [(column, item), ...].
 
         ``values`` maps a column (url_norm, canonical_norm, guid, body_hash) to the values to
-        look for; one query answers all of them.
+        look for; one plain query answers all of them (most new items match nothing, and for
+        them this is the whole cost), then the matches' records are read.
         """
-        params = {column: list(values.get(column, ())) for column in _IDENTITY_COLUMNS}
-        if not any(params.values()):
+        clauses: list[str] = []
+        parameters: list[Any] = []
+        for column in _IDENTITY_COLUMNS:
+            wanted = list(values.get(column, ()))
+            if wanted:
+                clauses.append(f"{column} IN ({self._markers(len(wanted))})")
+                parameters.extend(wanted)
+        if not clauses:
             return []
+        statement = (
+            f"SELECT id, {', '.join(_IDENTITY_COLUMNS)} FROM items"
+            f" WHERE ({' OR '.join(clauses)}) AND id != {self._markers(1)} ORDER BY id LIMIT 200"
+        )
+        hits = list(self.conn.exec_driver_sql(statement, (*parameters, exclude_item)))
+        if not hits:
+            return []
+        records = {record.id: record for record in self.items(int(hit[0]) for hit in hits)}
         found = []
-        for row in self.conn.execute(_IDENTITY, {**params, "exclude": exclude_item}):
-            record = _item(row)
-            for column, wanted in values.items():
-                if getattr(record, column) in wanted:
-                    found.append((column, record))
+        for item_id, *stored in hits:
+            for column, value in zip(_IDENTITY_COLUMNS, stored, strict=True):
+                if value is not None and value in values.get(column, ()) and item_id in records:
+                    found.append((column, records[item_id]))
         return found
 
     def minhashes(self, ids: Iterable[int]) -> dict[int, bytes]:
@@ -512,8 +539,7 @@ class Transaction:
         wanted = list(set(ids))
         if not wanted:
             return []
-        query = _item_select().where(items.c.id.in_(wanted)).order_by(items.c.id)
-        return [_item(row) for row in self.conn.execute(query)]
+        return [_item(row) for row in self.conn.execute(_ITEMS_BY_ID, {"ids": wanted})]
 
     def list_items(self, feed_url: str | None = None, limit: int | None = None) -> list[ItemRecord]:
         """Items newest first (by publication, else fetch time), optionally of one feed."""
@@ -536,11 +562,8 @@ class Transaction:
     # --- clusters -------------------------------------------------------------------------
 
     def create_cluster(self, now: datetime) -> int:
-        result = self.conn.execute(
-            insert(clusters).values(
-                canonical_reason="earliest", evidence="", size=0, created_at=now, updated_at=now
-            )
-        )
+        values = {"canonical_reason": "earliest", "evidence": "", "size": 0, "created_at": now}
+        result = self.conn.execute(_INSERT_CLUSTER, {**values, "updated_at": now})
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def update_cluster(self, cluster_id: int, **values: Any) -> None:
@@ -553,12 +576,11 @@ class Transaction:
         self.conn.execute(delete(clusters).where(clusters.c.id == cluster_id))
 
     def cluster(self, cluster_id: int) -> ClusterRecord | None:
-        row = self.conn.execute(select(clusters).where(clusters.c.id == cluster_id)).first()
+        row = self.conn.execute(_CLUSTER_BY_ID, {"cluster": cluster_id}).first()
         return _cluster(row) if row else None
 
     def cluster_members(self, cluster_id: int) -> list[ItemRecord]:
-        query = _item_select().where(items.c.cluster_id == cluster_id).order_by(items.c.id)
-        return [_item(row) for row in self.conn.execute(query)]
+        return [_item(row) for row in self.conn.execute(_CLUSTER_MEMBERS, {"cluster": cluster_id})]
 
     def list_clusters(self, limit: int | None = None, min_size: int = 2) -> list[ClusterRecord]:
         """Clusters of at least ``min_size`` items, most recently changed first."""
@@ -621,17 +643,6 @@ _INSERT_POLL = insert(polls)
 _IDENTITY_COLUMNS = ("url_norm", "canonical_norm", "guid", "body_hash")
 
 
-def _identity_statement() -> Any:
-    """Items equal on any identity column; parameters named after the columns (lists)."""
-    matches = [items.c[name].in_(bindparam(name, expanding=True)) for name in _IDENTITY_COLUMNS]
-    return (
-        _item_select()
-        .where(or_(*matches), items.c.id != bindparam("exclude"))
-        .order_by(items.c.id)
-        .limit(200)
-    )
-
-
 def _item_select() -> Any:
     return select(*_ITEM_COLUMNS, feeds.c.url.label("feed_url")).join(
         feeds, feeds.c.id == items.c.feed_id
@@ -661,9 +672,14 @@ def _cluster(row: Row[Any]) -> ClusterRecord:
     return ClusterRecord(**dict(row._mapping))
 
 
-_IDENTITY = _identity_statement()
-
-
+_ITEMS_BY_ID = (
+    _item_select().where(items.c.id.in_(bindparam("ids", expanding=True))).order_by(items.c.id)
+)
+_CLUSTER_MEMBERS = (
+    _item_select().where(items.c.cluster_id == bindparam("cluster")).order_by(items.c.id)
+)
+_CLUSTER_BY_ID = select(clusters).where(clusters.c.id == bindparam("cluster"))
+_INSERT_CLUSTER = insert(clusters)
 _ITEMS_MATCHING = {  # item ids start at 1, so excluding id 0 excludes nothing
     column: _item_select()
     .where(items.c[column] == bindparam("value"), items.c.id != bindparam("exclude"))
