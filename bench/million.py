@@ -8,8 +8,10 @@
 2. **Per new item** (in this process, on that store): ``--new`` articles, a quarter of them
    excerpts of stored ones. Timed separately: the signature (normalise + shingles + MinHash,
    which ingestd computes in its process pool) and *lookup + insert*: storing the item and its
-   keys, the identity query, the candidate query, exact verification and any cluster update
-   (``insert_item`` + ``link_new_item``, the writer's whole dedup work for one item).
+   keys, the identity query, the candidate query, exact verification, any cluster update and
+   the commit (``insert_item`` + ``link_new_item`` in a transaction of its own: the writer's
+   whole dedup work for one item), after ``--warmup`` untimed items. WAL checkpoints run on a
+   thread, as in ingestd's writer process; their time per item is reported beside.
 3. **The real daemon** on that store: ``python -m ingestd --once`` against ``--feeds`` loopback
    feeds (:mod:`soak`'s generated outlets): time from process start to the first request the
    servers see, the main process's peak RSS (``wait4``), the pool workers' largest RSS
@@ -48,7 +50,7 @@ from soak import _descendants, _safe_status, _serve
 from ingestd.config import DedupSettings
 from ingestd.dedup.signature import SignatureParams
 from ingestd.linking import link_new_item
-from ingestd.store import NewItem, Store
+from ingestd.store import NewItem, Store, Transaction
 
 FEEDS = 50  # synthetic feeds the filled items belong to
 CHUNK = 2000  # items per worker task and per fill transaction
@@ -102,41 +104,79 @@ def fill(store: Store, have: int, want: int, seed: int, jobs: int) -> None:
             print(f"  stored {int(done) + 1} items ({elapsed:.0f} s)", file=sys.stderr)
 
 
-def time_new_items(store: Store, count: int, stored: int, seed: int) -> dict[str, Any]:
-    """Signature and lookup + insert per new item (milliseconds), a quarter of them excerpts."""
+def time_new_items(
+    store: Store, count: int, stored: int, seed: int, warmup: int = 100
+) -> dict[str, Any]:
+    """Signature and lookup + insert + commit per new item (milliseconds), a quarter of them
+    excerpts, after ``warmup`` untimed items (a daemon runs warm: its page cache is full and its
+    statements compiled). Each item is committed on its own, as a poll with one new entry is.
+
+    Also timed apart: storing the item's row and key rows, the lookup (identity and candidate
+    queries, exact verification, any cluster update) and the commit, so that issue 3's "normalise
+    + signature + candidate lookup + verification" can be read beside the whole write.
+    """
     run = int(time.time())  # new texts and entry keys differ between runs on one database
     rng = random.Random(f"{seed}-{run}")
     params, settings = SignatureParams(), DedupSettings()
-    signature_ms: list[float] = []
-    lookup_insert_ms: list[float] = []
+    phases: dict[str, list[float]] = {
+        name: [] for name in ("signature", "store_row_and_keys", "lookup_verify_cluster", "commit")
+    }
     clustered = 0
-    for index in range(count):
-        if index % 4 == 0:
-            source = stored_text(seed, rng.randrange(stored)).split("\n")
-            start = rng.randrange(max(1, len(source) - 5))
-            text = "\n".join(source[start : start + 5])
-        else:
-            text = article(_WORDS, _WEIGHTS, rng)
-        key = f"n{run}-{index}"
+    checkpoint_s = store.checkpointer.busy_s if store.checkpointer else 0.0
+    keys_s = [0.0]
+    insert_keys = Transaction.insert_keys
+
+    def timed_insert_keys(tx: Transaction, *args: Any, **kwargs: Any) -> None:
         began = time.perf_counter()
-        item, sig = new_item(index % FEEDS + 1, key, text, params, datetime.now(UTC))
-        signed = time.perf_counter()
-        with store.transaction() as tx:
-            item_id = tx.insert_item(item)
-            outcome = link_new_item(tx, item_id, item, sig, settings, item.fetched_at)
+        insert_keys(tx, *args, **kwargs)
+        keys_s[0] += time.perf_counter() - began
+
+    Transaction.insert_keys = timed_insert_keys  # type: ignore[method-assign]
+    try:
+        for index in range(-warmup, count):
+            if index % 4 == 0:
+                source = stored_text(seed, rng.randrange(stored)).split("\n")
+                start = rng.randrange(max(1, len(source) - 5))
+                text = "\n".join(source[start : start + 5])
+            else:
+                text = article(_WORDS, _WEIGHTS, rng)
+            key = f"n{run}-{index}"
+            keys_s[0] = 0.0
+            began = time.perf_counter()
+            item, sig = new_item(index % FEEDS + 1, key, text, params, datetime.now(UTC))
+            signed = time.perf_counter()
+            with store.transaction() as tx:
+                item_id = tx.insert_item(item)
+                stored_row = time.perf_counter()
+                outcome = link_new_item(tx, item_id, item, sig, settings, item.fetched_at)
+                linked = time.perf_counter()
             done = time.perf_counter()
-        signature_ms.append((signed - began) * 1000)
-        lookup_insert_ms.append((done - signed) * 1000)
-        clustered += outcome.cluster_id is not None
+            if index < 0:
+                checkpoint_s = store.checkpointer.busy_s if store.checkpointer else 0.0
+                continue
+            phases["signature"].append((signed - began) * 1000)
+            phases["store_row_and_keys"].append((stored_row - signed + keys_s[0]) * 1000)
+            phases["lookup_verify_cluster"].append((linked - stored_row - keys_s[0]) * 1000)
+            phases["commit"].append((done - linked) * 1000)
+            clustered += outcome.cluster_id is not None
+    finally:
+        Transaction.insert_keys = insert_keys  # type: ignore[method-assign]
+    if store.checkpointer:
+        checkpoint_s = store.checkpointer.busy_s - checkpoint_s
+    signature = phases["signature"]
+    write = [sum(values) for values in zip(*list(phases.values())[1:], strict=True)]
     return {
         "new_items": count,
         "clustered": clustered,
         "expected_clustered": (count + 3) // 4,
-        "signature_ms": _spread(signature_ms),
-        "lookup_insert_ms": _spread(lookup_insert_ms),
-        "dedup_total_ms": _spread(
-            [a + b for a, b in zip(signature_ms, lookup_insert_ms, strict=True)]
+        "signature_ms": _spread(signature),
+        "lookup_insert_ms": _spread(write),
+        "dedup_total_ms": _spread([a + b for a, b in zip(signature, write, strict=True)]),
+        "phase_medians_ms": {name: _spread(values)["median"] for name, values in phases.items()},
+        "signature_lookup_verify_ms": _spread(
+            [a + b for a, b in zip(signature, phases["lookup_verify_cluster"], strict=True)]
         ),
+        "background_checkpoint_ms_per_item": round(checkpoint_s * 1000 / count, 3),
     }
 
 
@@ -224,6 +264,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=1_000_000, help="items in the window")
     parser.add_argument("--new", type=int, default=1000, help="new items timed")
+    parser.add_argument("--warmup", type=int, default=100, help="new items before timing")
     parser.add_argument("--feeds", type=int, default=50, help="loopback feeds for the daemon run")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=7)
@@ -234,7 +275,8 @@ def main() -> int:
     database: Path = (args.database or folder / "ingestd.sqlite3").resolve()
     database.parent.mkdir(parents=True, exist_ok=True)
     _init_words(args.seed)
-    store = Store.open(f"sqlite:///{database}")
+    # Checkpoints on a thread of their own, as in ingestd's writer process (runner.open_store).
+    store = Store.open(f"sqlite:///{database}", background_checkpoints=True)
     have = _count_items(store)
     filled = time.perf_counter()
     if have < args.items:
@@ -243,7 +285,7 @@ def main() -> int:
     fill_s = time.perf_counter() - filled
     stored = max(have, args.items)
     result: dict[str, Any] = {"items_in_window": stored, "fill_s": round(fill_s, 1)}
-    result.update(time_new_items(store, args.new, stored, args.seed))
+    result.update(time_new_items(store, args.new, stored, args.seed, args.warmup))
     store.close()
     result["files"] = dict(_file_sizes(database))
     result["daemon"] = run_daemon(database, args.feeds, folder)
