@@ -188,13 +188,12 @@ class Fetcher:
 
     @contextlib.asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:
-        """Hold one of ``host``'s slots and a global slot, then wait out the host's gap."""
+        """Hold one of ``host``'s slots, wait for the host's turn, then hold a global slot."""
         per_host = self._settings.per_host_concurrency
         slot = self._hosts.setdefault(host, _HostSlot(asyncio.Semaphore(per_host)))
         slot.users += 1
         try:
-            async with slot.semaphore, self._global, self._shared_slot(host):
-                await self._gap(host)  # last, so that nothing delays the request after its turn
+            async with slot.semaphore, self._shared_slot(host), self._turn(host):
                 yield
         finally:
             slot.users -= 1
@@ -214,22 +213,34 @@ class Fetcher:
         finally:
             await self._turns.release(host, number)
 
-    async def _gap(self, host: str) -> None:
+    @contextlib.asynccontextmanager
+    async def _turn(self, host: str) -> AsyncIterator[None]:
         """Start requests to one host at least ``min_host_gap_s`` apart (feeds and pages alike,
-        across workers when turns are shared). A turn woken up late (a busy machine) is given
-        back for a new one, so that a late request never lands on the next one's heels."""
+        across workers when turns are shared), holding a global slot only once the turn has come:
+        a request waiting for its host's turn must not keep other hosts' requests from going.
+        A turn missed while waiting for a global slot (or woken up late on a busy machine) is
+        given back for a new one, so that a late request never lands on the next one's heels.
+        """
         if self._settings.min_host_gap_s <= 0:
+            async with self._global:
+                yield
             return
         # Turns are spaced a little wider than the gap: the server sees a request only after
         # its connection is set up, which takes longer for some requests than for others.
         gap = self._settings.min_host_gap_s + GAP_SLACK_S
-        for _ in range(5):
+        for attempt in range(5):
             wait = await self._reserve(host, gap)
             due = time.monotonic() + wait
             if wait > 0:
                 await asyncio.sleep(wait)
-            if time.monotonic() - due <= GAP_SLACK_S:
-                return
+            await self._global.acquire()
+            if time.monotonic() - due <= GAP_SLACK_S or attempt == 4:
+                break
+            self._global.release()
+        try:
+            yield
+        finally:
+            self._global.release()
 
     async def _reserve(self, host: str, gap: float) -> float:
         """Seconds until this host's next turn, which is hereby taken."""

@@ -11,6 +11,7 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -442,6 +443,35 @@ def test_requests_in_flight_are_bounded(
 
     assert all(isinstance(r, Fetched) for r in asyncio.run(run()))
     assert peak[0] == expected
+
+
+def test_a_request_waiting_for_its_hosts_turn_does_not_hold_back_other_hosts(
+    proxy: LoopbackServer,
+) -> None:
+    """One global slot, a 1 s gap: b.example's request goes while a.example's second request
+    waits for its turn (it used to wait with the only global slot in hand)."""
+    arrived: dict[str, float] = {}
+
+    def record(request: Request) -> Reply:
+        arrived[request.target] = time.monotonic()
+        return Reply(200, body=RSS)
+
+    for url in ("http://a.example/1", "http://a.example/2", "http://b.example/1"):
+        proxy.route(url, record)
+    settings = replace(via(proxy, max_concurrency=1, per_host_concurrency=2), min_host_gap_s=1.0)
+
+    async def run() -> list[FetchResult]:
+        async with Fetcher(settings) as fetcher:
+            first = asyncio.create_task(fetcher.fetch("http://a.example/1"))
+            second = asyncio.create_task(fetcher.fetch("http://a.example/2"))
+            await asyncio.sleep(0.2)  # a.example/2 is now waiting for a.example's next turn
+            other = asyncio.create_task(fetcher.fetch("http://b.example/1"))
+            return await asyncio.gather(first, second, other)
+
+    started = time.monotonic()
+    assert all(isinstance(r, Fetched) for r in asyncio.run(run()))
+    assert arrived["http://b.example/1"] - started < 0.7
+    assert arrived["http://a.example/2"] - arrived["http://a.example/1"] >= 1.0
 
 
 def test_https_tunnel_errors_that_a_plain_proxy_does_not_explain_are_transient(
