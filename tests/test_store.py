@@ -19,6 +19,8 @@ from ingestd.dedup.signature import SignatureParams, make_signature
 from ingestd.errors import StoreError
 from ingestd.linking import LinkOutcome, link_new_item
 from ingestd.store import NewItem, Store, Transaction, migrations
+from ingestd.store import engine as engine_module
+from ingestd.store.checkpoint import Checkpointer
 from ingestd.urls import normalize_url
 
 Prose = Callable[..., list[str]]  # the ``prose`` fixture
@@ -137,6 +139,28 @@ def test_the_writer_checkpoints_the_wal_on_a_thread_not_inside_its_commits(
         assert checkpointed > before + 7_000_000
     else:  # SQLite's own checkpoint ran inside the commit
         assert after_commit > before + 7_000_000
+
+
+def test_a_writer_that_never_pauses_keeps_the_wal_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread's checkpoints cannot catch up with back-to-back transactions (here they do
+    nothing at all); the writer's own backstop checkpoint must then keep the WAL small."""
+    monkeypatch.setattr(engine_module, "SQLITE_BACKSTOP_CHECKPOINT_PAGES", 200)
+    monkeypatch.setattr(Checkpointer, "checkpoint", lambda self: None)
+    path = tmp_path / "busy.sqlite3"
+    store = Store.open(f"sqlite:///{path}", background_checkpoints=True)
+    try:
+        with store.transaction() as tx:
+            tx.conn.exec_driver_sql("CREATE TABLE filler (blob BLOB)")
+        for _ in range(20):  # 2,000 pages in all
+            with store.transaction() as tx:
+                tx.conn.exec_driver_sql(_FILL_2000_PAGES.replace("2000", "100"))
+        wal_bytes = Path(f"{path}-wal").stat().st_size
+    finally:
+        store.close()
+
+    assert wal_bytes < 400 * 4096  # the backstop's 200 pages and one transaction, not 2,000
 
 
 def test_opening_while_another_process_writes_the_schema_waits_for_it(tmp_path: Path) -> None:

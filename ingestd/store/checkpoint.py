@@ -1,13 +1,15 @@
 """Background WAL checkpoints for the SQLite writer process.
 
-SQLite's automatic checkpoint runs inside the commit that crosses ``wal_autocheckpoint`` pages:
-that commit copies a thousand scattered pages into the database file and fsyncs it, ~30 ms on
-this machine kind, so one commit in ten of a busy ingest paid sixty times the median. The writer
-process (the daemon, ``ingest --once``) turns the automatic checkpoint off on its connections
-and runs passive checkpoints from this thread instead: they never block a writer or a reader,
-and SQLite releases the GIL while it copies, so the copying runs beside the writer rather than
-inside its commits. The WAL is reset (written from its start again) by the first commit after a
-checkpoint has copied all of it, as before.
+SQLite's automatic checkpoint runs inside the commit that crosses ``wal_autocheckpoint`` pages
+(1,000 by default): that commit copies a thousand scattered pages into the database file and
+fsyncs it, ~30 ms on this machine kind, so one commit in ten of a busy ingest paid sixty times
+the median. The writer process (the daemon, ``ingest --once``) runs passive checkpoints from
+this thread every half second instead: they never block a writer or a reader, and SQLite
+releases the GIL while it copies, so the copying runs beside the writer rather than inside its
+commits. The WAL is reset (written from its start again) by the first transaction after a
+checkpoint has copied all of it. A writer that never pauses leaves no such moment, so its
+connections keep an automatic checkpoint as a backstop at 64 MiB of WAL
+(``SQLITE_BACKSTOP_CHECKPOINT_PAGES``), which bounds the file.
 """
 
 from __future__ import annotations

@@ -18,13 +18,19 @@ SQLITE_CACHE_KIB = 32_768
 # Size the WAL file is cut back to after a checkpoint has emptied it, bytes (it otherwise keeps
 # the size of the largest burst of writes).
 SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
+# With checkpoints in the background, the commit that takes the WAL past this many pages
+# (64 MiB of 4 KiB pages) still checkpoints itself. A thread's passive checkpoint never catches
+# up with a writer that writes without pause (the WAL is only reset between two transactions
+# once all of it has been copied): without this backstop a long fill grew the WAL to 68 GB.
+SQLITE_BACKSTOP_CHECKPOINT_PAGES = 16_384
 
 
-def engine_for(url: str, autocheckpoint: bool = True) -> Engine:
+def engine_for(url: str, background_checkpoints: bool = False) -> Engine:
     """An engine for a ``sqlite:///`` or ``postgresql://`` URL (psycopg 3 driver).
 
-    ``autocheckpoint=False`` turns SQLite's in-commit WAL checkpoints off on every connection:
-    for a process that runs a :class:`ingestd.store.checkpoint.Checkpointer` instead.
+    ``background_checkpoints``: for a process that runs a
+    :class:`ingestd.store.checkpoint.Checkpointer`; SQLite's in-commit WAL checkpoint then only
+    runs as a backstop, past ``SQLITE_BACKSTOP_CHECKPOINT_PAGES``.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -42,11 +48,11 @@ def engine_for(url: str, autocheckpoint: bool = True) -> Engine:
         except OSError as exc:
             raise StoreError(f"store: cannot create the folder for {database}: {exc}") from None
     engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-    _configure_sqlite(engine, autocheckpoint)
+    _configure_sqlite(engine, background_checkpoints)
     return engine
 
 
-def _configure_sqlite(engine: Engine, autocheckpoint: bool) -> None:
+def _configure_sqlite(engine: Engine, background_checkpoints: bool) -> None:
     """WAL, foreign keys, and explicit BEGIN (IMMEDIATE for writes) instead of pysqlite's own."""
 
     @event.listens_for(engine, "connect")
@@ -59,8 +65,8 @@ def _configure_sqlite(engine: Engine, autocheckpoint: bool) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT_BYTES}")
-        if not autocheckpoint:
-            cursor.execute("PRAGMA wal_autocheckpoint=0")
+        if background_checkpoints:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_BACKSTOP_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -70,7 +70,7 @@ class Store:
         on a thread of their own instead of inside commits (see :mod:`.checkpoint`).
         """
         background = background_checkpoints and url.startswith("sqlite")
-        engine = engine_for(url, autocheckpoint=not background)
+        engine = engine_for(url, background_checkpoints=background)
         store = cls(engine)
         if migrate:
             try:
