@@ -37,8 +37,7 @@ class Checkpointer:
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
         self._connection: Any = None
         self._failed = False
-        self.checkpoints = 0  # checkpoints run (for tests and benchmarks)
-        self.busy_s = 0.0  # seconds spent checkpointing, all together
+        self.busy_s = 0.0  # seconds spent checkpointing, all together (for benchmarks)
 
     def start(self) -> None:
         self._connection = self._engine.raw_connection()
@@ -63,7 +62,6 @@ class Checkpointer:
                 cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             finally:
                 cursor.close()
-            self.checkpoints += 1
         except Exception as exc:  # sqlite3.Error, or a closed file during shutdown
             if not self._failed:
                 log.warning("WAL checkpoint failed; retrying", error=str(exc))

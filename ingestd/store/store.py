@@ -69,8 +69,7 @@ class Store:
         ``background_checkpoints`` (SQLite; for the one writer process): WAL checkpoints run
         on a thread of their own instead of inside commits (see :mod:`.checkpoint`).
         """
-        background = background_checkpoints and url.startswith("sqlite")
-        engine = engine_for(url, background_checkpoints=background)
+        engine = engine_for(url, background_checkpoints=background_checkpoints)
         store = cls(engine)
         if migrate:
             try:
@@ -78,7 +77,7 @@ class Store:
             except SQLAlchemyError as exc:
                 engine.dispose()
                 raise StoreError(f"store: cannot open {_safe(url)}: {_first_line(exc)}") from None
-        if background:
+        if background_checkpoints and store.dialect == "sqlite":
             store.checkpointer = Checkpointer(engine)
             store.checkpointer.start()
         return store
@@ -562,8 +561,8 @@ class Transaction:
     # --- clusters -------------------------------------------------------------------------
 
     def create_cluster(self, now: datetime) -> int:
-        values = {"canonical_reason": "earliest", "evidence": "", "size": 0, "created_at": now}
-        result = self.conn.execute(_INSERT_CLUSTER, {**values, "updated_at": now})
+        values = {"canonical_reason": "earliest", "evidence": "", "size": 0}
+        result = self.conn.execute(_INSERT_CLUSTER, dict(values, created_at=now, updated_at=now))
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def update_cluster(self, cluster_id: int, **values: Any) -> None:
@@ -592,6 +591,12 @@ class Transaction:
         if limit is not None:
             query = query.limit(limit)
         return [_cluster(row) for row in self.conn.execute(query)]
+
+
+def _item_select() -> Any:
+    return select(*_ITEM_COLUMNS, feeds.c.url.label("feed_url")).join(
+        feeds, feeds.c.id == items.c.feed_id
+    )
 
 
 # Prebuilt statements for the hot path: parameters vary, the statement (and its cache key) not.
@@ -641,12 +646,21 @@ _FEEDS_BY_ID = (
 )
 _INSERT_POLL = insert(polls)
 _IDENTITY_COLUMNS = ("url_norm", "canonical_norm", "guid", "body_hash")
-
-
-def _item_select() -> Any:
-    return select(*_ITEM_COLUMNS, feeds.c.url.label("feed_url")).join(
-        feeds, feeds.c.id == items.c.feed_id
-    )
+_ITEMS_BY_ID = (
+    _item_select().where(items.c.id.in_(bindparam("ids", expanding=True))).order_by(items.c.id)
+)
+_CLUSTER_MEMBERS = (
+    _item_select().where(items.c.cluster_id == bindparam("cluster")).order_by(items.c.id)
+)
+_CLUSTER_BY_ID = select(clusters).where(clusters.c.id == bindparam("cluster"))
+_INSERT_CLUSTER = insert(clusters)
+_ITEMS_MATCHING = {  # item ids start at 1, so excluding id 0 excludes nothing
+    column: _item_select()
+    .where(items.c[column] == bindparam("value"), items.c.id != bindparam("exclude"))
+    .order_by(items.c.id)
+    .limit(50)
+    for column in _IDENTITY_COLUMNS
+}
 
 
 def _feed(row: Row[Any]) -> FeedRecord:
@@ -670,20 +684,3 @@ def _item(row: Row[Any]) -> ItemRecord:
 
 def _cluster(row: Row[Any]) -> ClusterRecord:
     return ClusterRecord(**dict(row._mapping))
-
-
-_ITEMS_BY_ID = (
-    _item_select().where(items.c.id.in_(bindparam("ids", expanding=True))).order_by(items.c.id)
-)
-_CLUSTER_MEMBERS = (
-    _item_select().where(items.c.cluster_id == bindparam("cluster")).order_by(items.c.id)
-)
-_CLUSTER_BY_ID = select(clusters).where(clusters.c.id == bindparam("cluster"))
-_INSERT_CLUSTER = insert(clusters)
-_ITEMS_MATCHING = {  # item ids start at 1, so excluding id 0 excludes nothing
-    column: _item_select()
-    .where(items.c[column] == bindparam("value"), items.c.id != bindparam("exclude"))
-    .order_by(items.c.id)
-    .limit(50)
-    for column in _IDENTITY_COLUMNS
-}
