@@ -9,6 +9,9 @@ are :class:`~ingestd.model.FetchFailed` values; only programming errors raise.
 * ``max_bytes`` bounds the *decoded* body: gzip/deflate are inflated here chunk by chunk, never
   beyond the bytes still allowed, so a compression bomb costs no memory.
 * Each hop holds a per-host slot (``per_host_concurrency``), then a global one.
+* Requests are spread over several small httpx clients (:class:`_Shards`), not one big one:
+  httpcore looks at every pooled connection on each request, which at 16 connections cost
+  2-3 ms of CPU per request against ~0.9 ms with pools of two (measured on loopback).
 * With ``proxy`` set, every request goes through it and it resolves names. https is tunnelled
   (``CONNECT``) first; if the proxy refuses the tunnel (4xx but 407, or 501), hangs up, or TLS
   in the tunnel fails, the request is sent once more in absolute form (``GET https://...``
@@ -29,7 +32,7 @@ import mimetypes
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +53,7 @@ GAP_SLACK_S = 0.05  # added to min_host_gap_s so that servers never see requests
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ACCEPT_ENCODING = "gzip, deflate"  # the codings _Inflater decodes within max_bytes
+SHARD_CONNECTIONS = 2  # connections per httpx client; see _Shards
 
 
 class HostTurns(Protocol):
@@ -77,6 +81,56 @@ class _Redirect:
 
 
 @dataclass
+class _Shard:
+    """One httpx client (through the proxy, if any), its direct twin for absolute-form requests
+    to the proxy, and how many requests hold it."""
+
+    client: httpx.AsyncClient
+    direct: httpx.AsyncClient | None
+    busy: int = 0
+
+
+class _Shards:
+    """Several small httpx clients; each request takes the least busy one.
+
+    httpcore's pool scans all its connections (and asks each socket whether it is still
+    usable) whenever a request starts or ends, so one client with ``max_concurrency``
+    connections costs CPU in proportion to that number on every request. With clients of
+    :data:`SHARD_CONNECTIONS` and enough of them for ``max_concurrency`` requests, a free
+    client always exists while the caller holds a global request slot.
+    """
+
+    def __init__(
+        self, make: Callable[[str | None, int], httpx.AsyncClient], proxy: str | None, requests: int
+    ) -> None:
+        count = -(-requests // SHARD_CONNECTIONS)
+        self._all = [
+            _Shard(make(proxy, SHARD_CONNECTIONS), make(None, SHARD_CONNECTIONS) if proxy else None)
+            for _ in range(count)
+        ]
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[_Shard]:
+        """The least busy client pair, held until the block ends."""
+        shard = min(self._all, key=_busy)
+        shard.busy += 1
+        try:
+            yield shard
+        finally:
+            shard.busy -= 1
+
+    async def aclose(self) -> None:
+        for shard in self._all:
+            await shard.client.aclose()
+            if shard.direct is not None:
+                await shard.direct.aclose()
+
+
+def _busy(shard: _Shard) -> int:
+    return shard.busy
+
+
+@dataclass
 class _HostSlot:
     """One host's semaphore and how many hops hold or await it."""
 
@@ -93,33 +147,37 @@ class Fetcher:
         self._settings = settings
         self._turns = turns
         self._proxy = httpx.URL(settings.proxy) if settings.proxy else None
-        self._client: httpx.AsyncClient | None = None
-        self._direct: httpx.AsyncClient | None = None  # to the proxy itself, absolute form
+        self._shards: _Shards | None = None
         self._https_absolute = False  # the proxy does not tunnel: send https in absolute form
         self._global = asyncio.Semaphore(settings.max_concurrency)
         self._hosts: dict[str, _HostSlot] = {}
         self._next_start: dict[str, float] = {}  # host → loop time its next request may start
 
     async def __aenter__(self) -> Fetcher:
-        self._client = self._make_client(self._settings.proxy)
-        if self._proxy is not None:
-            self._direct = self._make_client(None)
+        verify = httpx.create_ssl_context(trust_env=True)  # honours SSL_CERT_FILE/DIR
+
+        def make(proxy: str | None, connections: int) -> httpx.AsyncClient:
+            return self._make_client(proxy, connections, verify)
+
+        settings = self._settings
+        self._shards = _Shards(make, settings.proxy, settings.max_concurrency)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for client in (self._client, self._direct):
-            if client is not None:
-                await client.aclose()
-        self._client = self._direct = None
+        if self._shards is not None:
+            await self._shards.aclose()
+        self._shards = None
 
-    def _make_client(self, proxy: str | None) -> httpx.AsyncClient:
+    def _make_client(
+        self, proxy: str | None, connections: int, verify: ssl.SSLContext
+    ) -> httpx.AsyncClient:
         """An httpx client with the configured timeouts, no redirects and no environment proxy."""
         settings = self._settings
         return httpx.AsyncClient(
             proxy=proxy,
             timeout=httpx.Timeout(settings.timeout_s),
-            limits=httpx.Limits(max_connections=settings.max_concurrency),
-            verify=httpx.create_ssl_context(trust_env=True),  # honours SSL_CERT_FILE/DIR
+            limits=httpx.Limits(max_connections=connections),
+            verify=verify,
             trust_env=False,  # the [http] proxy setting is the only proxy
             follow_redirects=False,
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": _ACCEPT_ENCODING},
@@ -258,39 +316,46 @@ class Fetcher:
 
         ``total_timeout_s`` bounds the request itself (connection, answer and body), not the
         wait for the host's slot and turn: politeness towards a busy host is no failure."""
+        if self._shards is None:
+            raise RuntimeError("Fetcher used outside 'async with'")
         async with self._slot(url.host):
             limit = self._settings.total_timeout_s
             try:
-                async with asyncio.timeout(limit):
-                    response = await self._open(url, headers)
-                    try:
-                        return await self._outcome(url, response)
-                    finally:
-                        await response.aclose()
+                with self._shards.lease() as shard:
+                    async with asyncio.timeout(limit):
+                        response = await self._open(shard, url, headers)
+                        try:
+                            return await self._outcome(url, response)
+                        finally:
+                            await response.aclose()
             except httpx.RequestError as exc:
                 return _transport_failure(str(url), exc, self._settings.timeout_s)
             except TimeoutError:
                 reason = f"no complete answer within {limit:g} s from {url}"
                 return FetchFailed(str(url), FailureKind.TRANSIENT, reason)
 
-    async def _open(self, url: httpx.URL, headers: dict[str, str]) -> httpx.Response:
+    async def _open(self, shard: _Shard, url: httpx.URL, headers: dict[str, str]) -> httpx.Response:
         """Send a GET for ``url``; the response's body is unread and the caller must close it."""
-        if self._client is None:
-            raise RuntimeError("Fetcher used outside 'async with'")
         if url.scheme == "https" and self._https_absolute:
-            return await self._open_absolute(url, headers)
+            return await self._open_absolute(shard, url, headers)
+        client = shard.client
         try:
-            return await self._client.send(
-                self._client.build_request("GET", url, headers=headers), stream=True
-            )
+            return await client.send(client.build_request("GET", url, headers=headers), stream=True)
         except httpx.TransportError as exc:
             failure = _tunnel_failure(exc) if self._proxy and url.scheme == "https" else None
             if failure is None:
                 raise
-            return await self._retry_absolute(url, headers, exc, refused=failure == "refused")
+            refused = failure == "refused"
+            return await self._retry_absolute(shard, url, headers, exc, refused=refused)
 
     async def _retry_absolute(
-        self, url: httpx.URL, headers: dict[str, str], exc: httpx.TransportError, *, refused: bool
+        self,
+        shard: _Shard,
+        url: httpx.URL,
+        headers: dict[str, str],
+        exc: httpx.TransportError,
+        *,
+        refused: bool,
     ) -> httpx.Response:
         """Retry a failed tunnelled request in absolute form; re-raise ``exc`` if that fails too.
 
@@ -298,7 +363,7 @@ class Fetcher:
         refused the tunnel outright; only then do later https requests skip the tunnel.
         """
         try:
-            response = await self._open_absolute(url, headers)
+            response = await self._open_absolute(shard, url, headers)
         except httpx.TransportError:
             raise exc from None
         self._https_absolute = self._https_absolute or response.status_code < 400
@@ -307,20 +372,20 @@ class Fetcher:
         await response.aclose()
         raise exc
 
-    async def _open_absolute(self, url: httpx.URL, headers: dict[str, str]) -> httpx.Response:
+    async def _open_absolute(
+        self, shard: _Shard, url: httpx.URL, headers: dict[str, str]
+    ) -> httpx.Response:
         """Send ``GET <absolute url>`` straight to the proxy, as to a plain forward proxy."""
-        assert self._proxy is not None and self._direct is not None
-        proxy = self._proxy
+        assert self._proxy is not None and shard.direct is not None
+        proxy, direct = self._proxy, shard.direct
         sent = {**headers, "Host": url.netloc.decode("ascii")}
         if proxy.username or proxy.password:
             pair = f"{proxy.username}:{proxy.password}".encode()
             sent["Proxy-Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         origin = httpx.URL(scheme=proxy.scheme, host=proxy.host, port=proxy.port)
         target = url.raw_scheme + b"://" + url.netloc + url.raw_path  # httpcore's request line
-        request = self._direct.build_request(
-            "GET", origin, headers=sent, extensions={"target": target}
-        )
-        return await self._direct.send(request, stream=True)
+        request = direct.build_request("GET", origin, headers=sent, extensions={"target": target})
+        return await direct.send(request, stream=True)
 
     async def _outcome(self, url: httpx.URL, response: httpx.Response) -> FetchResult | _Redirect:
         """Turn a response into a result, reading the body only for 2xx."""
