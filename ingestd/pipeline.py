@@ -185,38 +185,52 @@ class Pipeline:
         """Poll every due feed once: claim feeds (a lease, so that several workers sharing the
         database never poll one feed twice) and poll them concurrently until none is due."""
         now = datetime.now(UTC)
-        due = await self.db(lambda tx: len(tx.due_feeds(now)), write=False)
+        due = await self.db(lambda tx: tx.count_due_feeds(now), write=False)
         self.events.pass_started(due)
         summary = RunSummary()
         workers = max(1, self.settings.http.max_concurrency)
-        await asyncio.gather(*(self._poll_claimed(fetcher, summary, now) for _ in range(workers)))
+        claims = _Claims(self, now, batch=workers)
+        try:
+            await asyncio.gather(
+                *(self._poll_claimed(fetcher, summary, claims) for _ in range(workers))
+            )
+        finally:
+            await claims.give_back()
         await self.prune_index()
         return summary
 
-    async def _poll_claimed(self, fetcher: Fetcher, summary: RunSummary, due_at: datetime) -> None:
-        """Claim one feed due at ``due_at`` at a time and poll it, until none is left (a feed
-        that comes due again during the pass waits for the next pass)."""
-        while not self.stopping and (feeds := await self.db(lambda tx: self._claim(tx, due_at))):
-            renewal = asyncio.create_task(self._keep_lease(feeds[0].id))
+    async def _poll_claimed(self, fetcher: Fetcher, summary: RunSummary, claims: _Claims) -> None:
+        """Take one claimed feed at a time and poll it, until none is left (a feed that comes
+        due again during the pass waits for the next pass)."""
+        while not self.stopping and (claimed := await claims.next()):
+            feed, claimed_at = claimed
+            renewal = asyncio.create_task(self._keep_lease(feed.id, claimed_at))
             try:
-                summary.add(await self.poll(feeds[0], fetcher))
+                summary.add(await self.poll(feed, fetcher))
             finally:
                 renewal.cancel()
 
-    async def _keep_lease(self, feed_id: int) -> None:
-        """Extend this worker's lease on a feed every third of the lease while polling it."""
+    async def _keep_lease(self, feed_id: int, claimed_at: float) -> None:
+        """Extend this worker's lease on a feed every third of the lease while polling it; the
+        first extension is due a third of the lease after the claim (``time.monotonic()``)."""
         lease_s = self.settings.schedule.lease_s
+        await asyncio.sleep(max(0.0, claimed_at + lease_s / 3 - time.monotonic()))
         while True:
-            await asyncio.sleep(lease_s / 3)
             until = datetime.now(UTC) + timedelta(seconds=lease_s)
             await self.aside(
                 partial(feedrows.renew, feed_id=feed_id, owner=self.worker_id, until=until)
             )
+            await asyncio.sleep(lease_s / 3)
 
-    def _claim(self, tx: Transaction, due_at: datetime) -> list[FeedRecord]:
+    def claim(self, tx: Transaction, due_at: datetime, limit: int) -> list[FeedRecord]:
+        """Lease up to ``limit`` feeds due at ``due_at`` to this worker."""
         now = datetime.now(UTC)
         until = now + timedelta(seconds=self.settings.schedule.lease_s)
-        return tx.claim_due_feeds(self.worker_id, due_at, until, 1, lease_now=now)
+        return tx.claim_due_feeds(self.worker_id, due_at, until, limit, lease_now=now)
+
+    def unclaim(self, tx: Transaction, feed_ids: list[int]) -> None:
+        """Give back this worker's leases on feeds it claimed but will not poll."""
+        tx.release_leases(feed_ids, self.worker_id)
 
     async def poll_url(self, url: str, fetcher: Fetcher) -> PollOutcome:
         """Poll the feed with this URL (or alias) now, whatever its schedule, but not before a
@@ -493,6 +507,43 @@ class Pipeline:
     def close(self) -> None:
         self.writer.shutdown(wait=True)
         self.side.shutdown(wait=True)
+
+
+class _Claims:
+    """The due feeds of one pass, claimed ``batch`` at a time for the pass's pollers.
+
+    One claim transaction per feed cost as much as the poll of a feed that answers 304; a
+    batch as large as the number of pollers costs one transaction per round of polls. A feed
+    waits in the batch for at most one poll of another poller, well within its lease (whose
+    first renewal is timed from the claim).
+    """
+
+    def __init__(self, pipeline: Pipeline, due_at: datetime, batch: int) -> None:
+        self._pipeline = pipeline
+        self._due_at = due_at
+        self._batch = batch
+        self._waiting: list[tuple[FeedRecord, float]] = []  # next feed last
+        self._lock = asyncio.Lock()
+        self._exhausted = False
+
+    async def next(self) -> tuple[FeedRecord, float] | None:
+        """A claimed feed and when it was claimed (``time.monotonic()``); None when no feed is
+        due any more."""
+        async with self._lock:
+            if not self._waiting and not self._exhausted:
+                pipeline, due_at, batch = self._pipeline, self._due_at, self._batch
+                feeds = await pipeline.db(lambda tx: pipeline.claim(tx, due_at, batch))
+                claimed_at = time.monotonic()
+                self._waiting = [(feed, claimed_at) for feed in reversed(feeds)]
+                self._exhausted = not feeds
+            return self._waiting.pop() if self._waiting else None
+
+    async def give_back(self) -> None:
+        """Release the leases of claimed feeds that were not polled (the pass was stopped)."""
+        left = [feed.id for feed, _ in self._waiting]
+        self._waiting = []
+        if left:
+            await self._pipeline.db(lambda tx: self._pipeline.unclaim(tx, left))
 
 
 def _validators(feed: FeedRecord) -> Validators:

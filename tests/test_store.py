@@ -233,8 +233,10 @@ def test_due_feeds_are_never_polled_first_then_most_overdue(store: Store) -> Non
         tx.update_feed(ids[5], next_poll_at=NOW - timedelta(days=1), active=False)
 
         due = [feed.id for feed in tx.due_feeds(NOW)]
+        counted = tx.count_due_feeds(NOW)
 
     assert due == [ids[2], ids[3], ids[0], ids[4]]
+    assert counted == 4
 
 
 def test_claims_take_never_polled_then_most_overdue_and_skip_live_leases(store: Store) -> None:

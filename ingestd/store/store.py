@@ -142,30 +142,32 @@ class Transaction:
         if self.conn.dialect.name == "postgresql":
             self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK_ID})
         existing: dict[str, int] = {}
-        for row in self.conn.execute(select(feeds.c.url, feeds.c.id, feeds.c.aliases)):
+        current: dict[int, tuple[object, ...]] = {}
+        columns = (feeds.c.name, feeds.c.interval_s, feeds.c.active, feeds.c.source)
+        for row in self.conn.execute(select(feeds.c.url, feeds.c.id, feeds.c.aliases, *columns)):
             existing[row.url] = row.id
+            current[row.id] = (row.name, row.interval_s, row.active, row.source)
             for alias in (row.aliases or "").split("\n"):
                 if alias:
                     existing.setdefault(alias, row.id)
         wanted_ids = {existing[feed.url] for feed in configured if feed.url in existing}
         wanted = {feed.url for feed in configured}
+        changed: list[dict[str, Any]] = []
+        added: list[dict[str, Any]] = []
         for feed in configured:
-            values = {
-                "name": feed.name,
-                "interval_s": feed.interval_s,
-                "active": True,
-                "source": "config",
-            }
-            if feed.url in existing:
-                self.conn.execute(
-                    update(feeds).where(feeds.c.id == existing[feed.url]).values(**values)
+            values = (feed.name, feed.interval_s, True, "config")
+            if feed.url not in existing:
+                added.append({"url": feed.url, **dict(zip(_SYNCED, values, strict=True))})
+            elif current[existing[feed.url]] != values:  # unchanged feeds are not written
+                changed.append(
+                    {"feed_id": existing[feed.url], **dict(zip(_SYNCED, values, strict=True))}
                 )
-            else:
-                self.conn.execute(
-                    insert(feeds).values(
-                        url=feed.url, status="new", consecutive_failures=0, created_at=now, **values
-                    )
-                )
+        if changed:
+            self.conn.execute(_SYNC_FEED, changed)
+        if added:
+            self.conn.execute(
+                insert(feeds).values(status="new", consecutive_failures=0, created_at=now), added
+            )
         gone = [
             feed_id
             for url, feed_id in existing.items()
@@ -180,6 +182,16 @@ class Transaction:
         if active_only:
             query = query.where(feeds.c.active.is_(True))
         return [_feed(row) for row in self.conn.execute(query)]
+
+    def count_due_feeds(self, now: datetime) -> int:
+        """How many feeds :meth:`due_feeds` would return."""
+        query = (
+            select(func.count())
+            .select_from(feeds)
+            .where(feeds.c.active.is_(True))
+            .where(or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now))
+        )
+        return int(self.conn.execute(query).scalar_one())
 
     def due_feeds(self, now: datetime) -> list[FeedRecord]:
         """Active feeds never polled or whose next poll time has come, most overdue first."""
@@ -270,6 +282,14 @@ class Transaction:
             update(feeds)
             .where(feeds.c.id == feed_id, feeds.c.lease_owner == owner)
             .values(lease_until=until)
+        )
+
+    def release_leases(self, feed_ids: Sequence[int], owner: str) -> None:
+        """End ``owner``'s leases on these feeds (others' leases are left alone)."""
+        self.conn.execute(
+            update(feeds)
+            .where(feeds.c.id.in_(list(feed_ids)), feeds.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
         )
 
     def reserve_host_turn(self, host: str, gap_ms: int, now_ms: int) -> int:
@@ -619,6 +639,12 @@ def _claim_statement(when: Any, order: tuple[Any, ...]) -> Any:
     )
 
 
+_SYNCED = ("name", "interval_s", "active", "source")  # what sync_feeds sets from the config
+_SYNC_FEED = (
+    update(feeds)
+    .where(feeds.c.id == bindparam("feed_id"))
+    .values({name: bindparam(name) for name in _SYNCED})
+)
 _CLAIM_NEVER_POLLED = _claim_statement(feeds.c.next_poll_at.is_(None), ())
 _CLAIM_DUE = _claim_statement(feeds.c.next_poll_at <= bindparam("now"), (feeds.c.next_poll_at,))
 _FEED_BY_ID = select(feeds).where(feeds.c.id == bindparam("feed_id"))
