@@ -83,7 +83,7 @@ class _Redirect:
 @dataclass
 class _Shard:
     """One httpx client (through the proxy, if any), its direct twin for absolute-form requests
-    to the proxy, and how many requests hold it."""
+    to the proxy (made when first needed), and how many requests hold it."""
 
     client: httpx.AsyncClient
     direct: httpx.AsyncClient | None
@@ -95,29 +95,38 @@ class _Shards:
 
     httpcore's pool scans all its connections (and asks each socket whether it is still
     usable) whenever a request starts or ends, so one client with ``max_concurrency``
-    connections costs CPU in proportion to that number on every request. With clients of
-    :data:`SHARD_CONNECTIONS` and enough of them for ``max_concurrency`` requests, a free
-    client always exists while the caller holds a global request slot.
+    connections costs CPU in proportion to that number on every request. Clients of
+    :data:`SHARD_CONNECTIONS` are made as they are needed, up to enough for ``requests`` at
+    once: a free one always exists while the caller holds a global request slot. Direct twins
+    (absolute form to the proxy) are made only for requests that go that way.
     """
 
     def __init__(
         self, make: Callable[[str | None, int], httpx.AsyncClient], proxy: str | None, requests: int
     ) -> None:
-        count = -(-requests // SHARD_CONNECTIONS)
-        self._all = [
-            _Shard(make(proxy, SHARD_CONNECTIONS), make(None, SHARD_CONNECTIONS) if proxy else None)
-            for _ in range(count)
-        ]
+        self._make = make
+        self._proxy = proxy
+        self._most = -(-requests // SHARD_CONNECTIONS)
+        self._all: list[_Shard] = []
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[_Shard]:
         """The least busy client pair, held until the block ends."""
-        shard = min(self._all, key=_busy)
+        shard = min(self._all, key=_busy, default=None)
+        if shard is None or (shard.busy >= SHARD_CONNECTIONS and len(self._all) < self._most):
+            shard = _Shard(self._make(self._proxy, SHARD_CONNECTIONS), None)
+            self._all.append(shard)
         shard.busy += 1
         try:
             yield shard
         finally:
             shard.busy -= 1
+
+    def direct(self, shard: _Shard) -> httpx.AsyncClient:
+        """The shard's client for absolute-form requests straight to the proxy."""
+        if shard.direct is None:
+            shard.direct = self._make(None, SHARD_CONNECTIONS)
+        return shard.direct
 
     async def aclose(self) -> None:
         for shard in self._all:
@@ -376,8 +385,8 @@ class Fetcher:
         self, shard: _Shard, url: httpx.URL, headers: dict[str, str]
     ) -> httpx.Response:
         """Send ``GET <absolute url>`` straight to the proxy, as to a plain forward proxy."""
-        assert self._proxy is not None and shard.direct is not None
-        proxy, direct = self._proxy, shard.direct
+        assert self._proxy is not None and self._shards is not None
+        proxy, direct = self._proxy, self._shards.direct(shard)
         sent = {**headers, "Host": url.netloc.decode("ascii")}
         if proxy.username or proxy.password:
             pair = f"{proxy.username}:{proxy.password}".encode()
