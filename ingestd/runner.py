@@ -29,7 +29,6 @@ WORKER_MODULES = [
     "ingestd.work",
     "ingestd.extract",
     "ingestd.parse",
-    "datasketch",
     "ingestd.workerinit",
 ]
 

@@ -103,13 +103,15 @@ MINHASH_SCHEME = "affine32"  # datasketch's 32-bit permutations; stored values d
 
 @functools.cache
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's permutations ``(a, b)`` for our seed, made once (they cost more than a
-    signature). datasketch is imported here, not at module level: it pulls in scipy, and the
-    main process, which never signs a text, should start without it."""
-    from datasketch import MinHash
-
-    a, b = MinHash(num_perm=num_perm, seed=1, scheme=MINHASH_SCHEME).permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    """datasketch's ``affine32`` permutations ``(a, b)`` for seed 1, made once (they cost more
+    than a signature): ``a`` odd, both drawn from ``numpy.random.RandomState(1)`` as
+    ``datasketch.MinHash._init_permutations`` draws them (a test holds them to datasketch's).
+    Made here rather than by importing datasketch, whose package imports scipy: 1.0-1.3 s at
+    every start of the process pool, before the first feed could be parsed."""
+    generator = np.random.RandomState(1)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 _EMPTY = np.uint32(0xFFFFFFFF)
