@@ -105,11 +105,13 @@ def fill(store: Store, have: int, want: int, seed: int, jobs: int) -> None:
 
 
 def time_new_items(
-    store: Store, count: int, stored: int, seed: int, warmup: int = 100
+    store: Store, count: int, stored: int, seed: int, warmup: int = 100, rate: float = 0.0
 ) -> dict[str, Any]:
     """Signature and lookup + insert + commit per new item (milliseconds), a quarter of them
     excerpts, after ``warmup`` untimed items (a daemon runs warm: its page cache is full and its
     statements compiled). Each item is committed on its own, as a poll with one new entry is.
+    With ``rate``, items start at most that many a second (the pauses are not timed): the
+    pipeline hands the writer items no faster than the pool extracts pages.
 
     Also timed apart: storing the item's row and key rows, the lookup (identity and candidate
     queries, exact verification, any cluster update) and the commit, so that issue 3's "normalise
@@ -132,8 +134,13 @@ def time_new_items(
         keys_s[0] += time.perf_counter() - began
 
     Transaction.insert_keys = timed_insert_keys  # type: ignore[method-assign]
+    paced_from = time.perf_counter()
     try:
         for index in range(-warmup, count):
+            if rate:  # new items arrive at most ``rate`` a second, as from the pipeline
+                pause = paced_from + (index + warmup) / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
             if index % 4 == 0:
                 source = stored_text(seed, rng.randrange(stored)).split("\n")
                 start = rng.randrange(max(1, len(source) - 5))
@@ -173,6 +180,7 @@ def time_new_items(
         "lookup_insert_ms": _spread(write),
         "dedup_total_ms": _spread([a + b for a, b in zip(signature, write, strict=True)]),
         "phase_medians_ms": {name: _spread(values)["median"] for name, values in phases.items()},
+        "phase_p99_ms": {name: _spread(values)["p99"] for name, values in phases.items()},
         "signature_lookup_verify_ms": _spread(
             [a + b for a, b in zip(signature, phases["lookup_verify_cluster"], strict=True)]
         ),
@@ -282,6 +290,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database", type=Path, help="SQLite file (filled up to --items; kept)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="new items per second at most (default 0: back to back, as fast as the writer goes)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="ingestd-million-"))
@@ -300,7 +314,8 @@ def main() -> int:
     _read_through(database)
     # Excerpts are cut from filled items 0..items-1 (texts seeded by index); items added by
     # earlier timing runs on a reused database have texts of their own.
-    result.update(time_new_items(store, args.new, args.items, args.seed, args.warmup))
+    result["rate_per_s"] = args.rate or None
+    result.update(time_new_items(store, args.new, args.items, args.seed, args.warmup, args.rate))
     store.close()
     result["files"] = dict(_file_sizes(database))
     result["daemon"] = run_daemon(database, args.feeds, folder)
