@@ -1,0 +1,93 @@
+"""Two checkouts of ingestd, passes alternating, on one replay world and one proxy.
+
+The machine's speed drifts by tens of percent within an hour, so two ``throughput.py`` runs an
+hour apart do not compare two versions. This runs ``ingest --once`` from each checkout in turn
+(A, B, then B, A, ...), each on its own state folder, against the same world served by the same
+proxy, and prints the median first pass (fresh database, with ``--fresh``) and second pass
+(every feed due again, answering 304) of each.
+
+    python bench/compare_trees.py /path/to/old-checkout . --rounds 4 --fresh
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import replay  # noqa: E402
+import throughput  # noqa: E402
+
+
+def run_pass(tree: Path, config: Path, state: Path) -> float:
+    """One ``python -m ingestd --once`` from ``tree``; its wall time in seconds."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
+    env = {k: v for k, v in env.items() if not k.lower().endswith("_proxy")}
+    env["INGESTD_STATE_DIR"] = str(state)
+    env["PYTHONPATH"] = str(tree)
+    command = [sys.executable, "-m", "ingestd", "--config", str(config), "--once"]
+    clock = time.perf_counter()
+    done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(
+            f"compare_trees: ingest in {tree} exited {done.returncode}:\n{done.stderr[-2000:]}"
+        )
+    return time.perf_counter() - clock
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("a", type=Path, help="one checkout of the repository")
+    parser.add_argument("b", type=Path, help="the other")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument(
+        "--fresh", action="store_true", help="a first pass on a fresh database each round"
+    )
+    parser.add_argument("--pages", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=BENCH / "out" / "compare_trees")
+    args = parser.parse_args()
+    trees = {"A": args.a.resolve(), "B": args.b.resolve()}
+    world, _, folder = replay.prepare(args.pages, 1, args.out)
+    first: dict[str, list[float]] = {name: [] for name in trees}
+    second: dict[str, list[float]] = {name: [] for name in trees}
+    with replay.ReplayProxy(world, folder / "proxy-log.jsonl") as proxy:
+        configs = {
+            name: replay.write_config(
+                world,
+                proxy.url,
+                folder / f"state-{name}",
+                folder / f"{name}.toml",
+                extra_http={"min_host_gap_s": 0.0},
+            )
+            for name in trees
+        }
+        for round_number in range(args.rounds):
+            order = ("A", "B") if round_number % 2 == 0 else ("B", "A")
+            for name in order:
+                state = folder / f"state-{name}"
+                if round_number == 0 or args.fresh:
+                    shutil.rmtree(state, ignore_errors=True)
+                    state.mkdir(parents=True)
+                    first[name].append(run_pass(trees[name], configs[name], state))
+                throughput._make_due(state / "ingestd.sqlite3")
+                second[name].append(run_pass(trees[name], configs[name], state))
+            print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
+    for name, tree in trees.items():
+        print(
+            f"{name} {tree}: first pass median {statistics.median(first[name]):.2f} s "
+            f"{[round(x, 2) for x in first[name]]}; second pass median "
+            f"{statistics.median(second[name]):.2f} s {[round(x, 2) for x in second[name]]}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
