@@ -23,7 +23,8 @@ from typing import Any
 
 from ingestd.config import DedupSettings
 from ingestd.dedup.compare import overlap, verdict
-from ingestd.dedup.signature import SignatureParams, make_signature
+from ingestd.dedup.params import SignatureParams
+from ingestd.dedup.signature import make_signature
 from ingestd.errors import UserError
 from ingestd.linking import link_new_item, thresholds
 from ingestd.store import NewItem, Store

@@ -24,11 +24,10 @@ import structlog
 
 from ingestd import entries, feedrows, feedstate, schedule, work
 from ingestd.config import FeedConfig, Settings
-from ingestd.dedup.signature import SignatureParams
+from ingestd.dedup.params import SignatureParams
 from ingestd.errors import NotFoundError
 from ingestd.events import NoEvents, PipelineEvents
 from ingestd.fetch import Fetcher
-from ingestd.linking import link_new_item
 from ingestd.model import (
     Article,
     ExtractFailed,
@@ -433,6 +432,8 @@ class Pipeline:
         ready: list[entries.Ready],
     ) -> tuple[int, int]:
         """Store a poll's new items, link them, and update the feed: one transaction."""
+        from ingestd.linking import link_new_item  # numpy: only once there is something new
+
         tx.lock_dedup()
         now = datetime.now(UTC)
         still_new = tx.known_entry_keys(feed.id, [r.entry_key for r in ready])

@@ -27,6 +27,7 @@ log = structlog.get_logger("ingestd.runner")
 # What the forkserver imports once, so that every worker starts with it loaded.
 WORKER_MODULES = [
     "ingestd.work",
+    "ingestd.dedup.signature",
     "ingestd.extract",
     "ingestd.parse",
     "ingestd.workerinit",

@@ -2,14 +2,14 @@
 
 Each function takes and returns picklable values only, so the event loop can hand them to a
 process pool and never wait on CPU work itself. The main process imports this module only to
-name the functions; the parsers and trafilatura are imported where they run (the pool's
-forkserver preloads them, see :func:`ingestd.runner.make_pool`), so a pass starts polling
-without paying for them.
+name the functions; the parsers, trafilatura and the signature code (numpy) are imported where
+they run (the pool's forkserver preloads them, see :func:`ingestd.runner.make_pool`), so a pass
+starts polling without paying for them.
 """
 
 from __future__ import annotations
 
-from ingestd.dedup.signature import SignatureParams, make_signature
+from ingestd.dedup.params import SignatureParams
 from ingestd.model import Article, ExtractFailed, ParsedFeed, ParseFailed, Signature
 
 Prepared = tuple[Article, Signature] | ExtractFailed
@@ -24,6 +24,7 @@ def parse_job(body: bytes, url: str, content_type: str | None) -> ParsedFeed | P
 
 def page_job(html: bytes, url: str, favor: str, params: SignatureParams) -> Prepared:
     """Extract the article of a fetched page and compute its signature."""
+    from ingestd.dedup.signature import make_signature
     from ingestd.extract import extract_article
 
     article = extract_article(html, url, favor)
@@ -34,6 +35,7 @@ def page_job(html: bytes, url: str, favor: str, params: SignatureParams) -> Prep
 
 def feed_content_job(content_html: str, title: str, note: str, params: SignatureParams) -> Prepared:
     """Use a feed entry's own content as the article (the page was unusable: ``note`` says why)."""
+    from ingestd.dedup.signature import make_signature
     from ingestd.extract import article_from_feed
 
     article = article_from_feed(content_html, title, note)

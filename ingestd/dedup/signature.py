@@ -21,12 +21,12 @@ import functools
 import hashlib
 import re
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 
 from ingestd.dedup.attribution import credited_sources
 from ingestd.dedup.normalize import StoryParagraph, analyse, story_tokens, tokens
+from ingestd.dedup.params import SignatureParams as SignatureParams  # re-exported
 from ingestd.model import Signature
 
 _COMPILATION_TITLE = re.compile(
@@ -35,16 +35,6 @@ _COMPILATION_TITLE = re.compile(
     r"week in review|news in brief|in brief|recap|daily brief)\b",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class SignatureParams:
-    """The signature settings (a subset of ``[dedup]``)."""
-
-    shingle_words: int = 5
-    num_perm: int = 128
-    bands: int = 32
-    anchor_every: int = 16
 
 
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
