@@ -12,7 +12,6 @@ proxy, and prints the median first pass (fresh database, with ``--fresh``) and s
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -29,8 +28,7 @@ import throughput  # noqa: E402
 
 def run_pass(tree: Path, config: Path, state: Path) -> float:
     """One ``python -m ingestd --once`` from ``tree``; its wall time in seconds."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
-    env = {k: v for k, v in env.items() if not k.lower().endswith("_proxy")}
+    env = throughput._clean_env()  # no INGESTD_* variables, no proxies from the environment
     env["INGESTD_STATE_DIR"] = str(state)
     env["PYTHONPATH"] = str(tree)
     command = [sys.executable, "-m", "ingestd", "--config", str(config), "--once"]

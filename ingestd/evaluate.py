@@ -23,7 +23,7 @@ from typing import Any
 
 from ingestd.config import DedupSettings
 from ingestd.dedup.compare import overlap, verdict
-from ingestd.dedup.params import SignatureParams
+from ingestd.dedup.params import SignatureParams, signature_params
 from ingestd.dedup.signature import make_signature
 from ingestd.errors import UserError
 from ingestd.linking import link_new_item, thresholds
@@ -101,9 +101,7 @@ def _when(value: str | None) -> datetime | None:
 
 def predict(articles: list[LabelledArticle], settings: DedupSettings) -> dict[str, int]:
     """Run the dedup stage over the articles; article id → predicted cluster number."""
-    params = SignatureParams(
-        settings.shingle_words, settings.num_perm, settings.bands, settings.anchor_every
-    )
+    params = signature_params(settings)
     with tempfile.TemporaryDirectory(prefix="ingestd-eval-") as folder:
         store = Store.open(f"sqlite:///{folder}/eval.sqlite3")
         try:
@@ -209,9 +207,7 @@ def wrong_pairs(
     settings: DedupSettings,
 ) -> list[dict[str, Any]]:
     """Every pair the prediction got wrong, with the direct verdict and its reasons."""
-    params = SignatureParams(
-        settings.shingle_words, settings.num_perm, settings.bands, settings.anchor_every
-    )
+    params = signature_params(settings)
     by_id = {a.id: a for a in articles if a.id in gold and a.id in predicted}
     sigs = {i: make_signature(a.text, "", params) for i, a in by_id.items()}
     wrong = []

@@ -35,6 +35,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -112,7 +113,7 @@ class _Shards:
     @contextlib.contextmanager
     def lease(self) -> Iterator[_Shard]:
         """The least busy client pair, held until the block ends."""
-        shard = min(self._all, key=_busy, default=None)
+        shard = min(self._all, key=attrgetter("busy"), default=None)
         if shard is None or (shard.busy >= SHARD_CONNECTIONS and len(self._all) < self._most):
             shard = _Shard(self._make(self._proxy, SHARD_CONNECTIONS), None)
             self._all.append(shard)
@@ -133,10 +134,6 @@ class _Shards:
             await shard.client.aclose()
             if shard.direct is not None:
                 await shard.direct.aclose()
-
-
-def _busy(shard: _Shard) -> int:
-    return shard.busy
 
 
 @dataclass

@@ -24,7 +24,7 @@ import structlog
 
 from ingestd import entries, feedrows, feedstate, schedule, work
 from ingestd.config import FeedConfig, Settings
-from ingestd.dedup.params import SignatureParams
+from ingestd.dedup.params import signature_params
 from ingestd.errors import NotFoundError
 from ingestd.events import NoEvents, PipelineEvents
 from ingestd.fetch import Fetcher
@@ -114,12 +114,7 @@ class Pipeline:
         self.side = ThreadPoolExecutor(  # leases and host turns: short, never behind the writer
             max_workers=settings.http.max_concurrency + 2, thread_name_prefix="ingestd-side"
         )
-        self.params = SignatureParams(
-            settings.dedup.shingle_words,
-            settings.dedup.num_perm,
-            settings.dedup.bands,
-            settings.dedup.anchor_every,
-        )
+        self.params = signature_params(settings.dedup)
         self.feed_configs = {feed.url: feed for feed in settings.feeds}
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = False  # set by the daemon on SIGTERM: the pass claims no more feeds
@@ -226,10 +221,6 @@ class Pipeline:
         now = datetime.now(UTC)
         until = now + timedelta(seconds=self.settings.schedule.lease_s)
         return tx.claim_due_feeds(self.worker_id, due_at, until, limit, lease_now=now)
-
-    def unclaim(self, tx: Transaction, feed_ids: list[int]) -> None:
-        """Give back this worker's leases on feeds it claimed but will not poll."""
-        tx.release_leases(feed_ids, self.worker_id)
 
     async def poll_url(self, url: str, fetcher: Fetcher) -> PollOutcome:
         """Poll the feed with this URL (or alias) now, whatever its schedule, but not before a
@@ -544,7 +535,8 @@ class _Claims:
         left = [feed.id for feed, _ in self._waiting]
         self._waiting = []
         if left:
-            await self._pipeline.db(lambda tx: self._pipeline.unclaim(tx, left))
+            owner = self._pipeline.worker_id
+            await self._pipeline.db(lambda tx: tx.release_claims(left, owner))
 
 
 def _validators(feed: FeedRecord) -> Validators:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ingestd.config import DedupSettings
+
 
 @dataclass(frozen=True)
 class SignatureParams:
@@ -14,3 +16,10 @@ class SignatureParams:
     num_perm: int = 128
     bands: int = 32
     anchor_every: int = 16
+
+
+def signature_params(settings: DedupSettings) -> SignatureParams:
+    """The signature settings from the ``[dedup]`` settings."""
+    return SignatureParams(
+        settings.shingle_words, settings.num_perm, settings.bands, settings.anchor_every
+    )

@@ -156,12 +156,11 @@ class Transaction:
         added: list[dict[str, Any]] = []
         for feed in configured:
             values = (feed.name, feed.interval_s, True, "config")
+            synced = dict(zip(_SYNCED, values, strict=True))
             if feed.url not in existing:
-                added.append({"url": feed.url, **dict(zip(_SYNCED, values, strict=True))})
+                added.append({"url": feed.url, **synced})
             elif current[existing[feed.url]] != values:  # unchanged feeds are not written
-                changed.append(
-                    {"feed_id": existing[feed.url], **dict(zip(_SYNCED, values, strict=True))}
-                )
+                changed.append({"feed_id": existing[feed.url], **synced})
         if changed:
             self.conn.execute(_SYNC_FEED, changed)
         if added:
@@ -284,8 +283,9 @@ class Transaction:
             .values(lease_until=until)
         )
 
-    def release_leases(self, feed_ids: Sequence[int], owner: str) -> None:
-        """End ``owner``'s leases on these feeds (others' leases are left alone)."""
+    def release_claims(self, feed_ids: Sequence[int], owner: str) -> None:
+        """End ``owner``'s leases on these feeds (others' leases are left alone); compare
+        :func:`ingestd.store.upkeep.release_leases`, which clears every lease."""
         self.conn.execute(
             update(feeds)
             .where(feeds.c.id.in_(list(feed_ids)), feeds.c.lease_owner == owner)
