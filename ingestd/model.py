@@ -1,6 +1,6 @@
 """Frozen values that cross module boundaries.
 
-Third-party objects (httpx responses, feedparser dicts, trafilatura documents, MinHash objects,
+Third-party objects (aiohttp responses, feedparser dicts, trafilatura documents, MinHash objects,
 SQLAlchemy rows) never leave the module that uses them: these dataclasses do.
 """
 

@@ -376,7 +376,10 @@ def test_https_urls_fall_back_to_absolute_form_on_a_plain_proxy(
     first, second = fetch_all(via(proxy), urls)
     assert isinstance(first, Fetched) and first.body == RSS and first.url == urls[0]
     assert isinstance(second, Fetched) and second.body == b"<feed/>"
-    assert proxy.targets("CONNECT") == ["secure.example:443"]  # the second went straight
+    # The second went straight. (aiohttp sends a request once more when its connection was
+    # dropped before any answer, as RFC 9112 9.3.1 allows: hence the hang-up's two CONNECTs.)
+    connects = ["secure.example:443"] * (2 if connect_reply.close else 1)
+    assert proxy.targets("CONNECT") == connects
     assert proxy.targets("GET") == urls
     assert {r.headers["host"] for r in proxy.requests if r.method == "GET"} == {"secure.example"}
 
