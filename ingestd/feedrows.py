@@ -29,17 +29,16 @@ def update_feed(tx: Transaction, feed: FeedRecord, values: dict[str, Any]) -> No
     """Write the feed's new state. The next poll never comes before a Retry-After hold that
     is still running (it may have been set on the host meanwhile); a redirect target that is
     already another feed is not adopted (both stay as they are)."""
-    current = tx.feed(feed.id) or feed
-    hold = current.not_before_at
-    if hold is not None and values.get("next_poll_at") and values["next_poll_at"] < hold:
-        values = {**values, "next_poll_at": hold}
     new_url = values.get("url")
     if new_url and tx.feed_id_for_url(new_url) not in (None, feed.id):
         log.warning("redirect target is already a feed; not adopted", target=new_url)
         values = {k: v for k, v in values.items() if k not in ("url", "aliases")}
     elif new_url:
         log.info("feed moved permanently; adopted its new URL", new_url=new_url)
-    tx.update_feed(feed.id, **values)
+    if values.get("next_poll_at"):
+        tx.update_feed_held(feed.id, **values)  # the hold is read by the UPDATE itself
+    else:
+        tx.update_feed(feed.id, **values)
 
 
 def widen_rate_limit(tx: Transaction, feed: FeedRecord, until: datetime, now: datetime) -> None:

@@ -2,7 +2,8 @@
 
 Network I/O runs concurrently on the event loop; parsing, extraction and signatures run in a
 process pool; every database access goes through one writer thread, and each poll's results are
-written in one transaction (so a crash never leaves half a poll behind).
+written in one transaction, shared with the other polls' writes queued beside them (so a crash
+never leaves half a poll behind).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from ingestd.model import (
 from ingestd.store import FeedRecord, PollRecord, Store, Transaction
 from ingestd.store.upkeep import forget_pruned
 from ingestd.urls import normalize_url
+from ingestd.writer import Writer
 
 log = structlog.get_logger("ingestd.poll")
 _T = TypeVar("_T")
@@ -110,7 +112,7 @@ class Pipeline:
         self.events: PipelineEvents = events or NoEvents()
         self.store = store
         self.pool = pool
-        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingestd-writer")
+        self.writer = Writer(store)
         self.side = ThreadPoolExecutor(  # leases and host turns: short, never behind the writer
             max_workers=settings.http.max_concurrency + 2, thread_name_prefix="ingestd-side"
         )
@@ -120,13 +122,9 @@ class Pipeline:
         self.stopping = False  # set by the daemon on SIGTERM: the pass claims no more feeds
 
     async def db(self, fn: Callable[[Transaction], _T], write: bool = True) -> _T:
-        """Run ``fn`` in one transaction on the writer thread."""
-
-        def run() -> _T:
-            with self.store.transaction(write=write) as tx:
-                return fn(tx)
-
-        return await asyncio.get_running_loop().run_in_executor(self.writer, run)
+        """Run ``fn`` in a transaction on the writer thread (shared with the functions queued
+        beside it, see :mod:`ingestd.writer`); its result once committed."""
+        return await self.writer.run(fn, write)
 
     async def aside(self, fn: Callable[[Transaction], _T]) -> _T:
         """Run ``fn`` in its own short transaction on a thread of its own, not queued behind
@@ -497,7 +495,7 @@ class Pipeline:
         await self.db(write)
 
     def close(self) -> None:
-        self.writer.shutdown(wait=True)
+        self.writer.close()
         self.side.shutdown(wait=True)
 
 

@@ -285,6 +285,22 @@ def test_next_poll_at_round_trips_as_aware_utc(store: Store) -> None:
     assert feed.last_polled_at is None
 
 
+def test_the_next_poll_never_comes_before_a_hold_set_on_the_feed(store: Store) -> None:
+    held, free = add_feeds(store)[:2]
+    hold = NOW + timedelta(hours=1)
+    with store.transaction() as tx:
+        tx.update_feed(held, not_before_at=hold)
+    for asked, expected in ((NOW + timedelta(minutes=10), hold), (hold + timedelta(hours=1), None)):
+        with store.transaction() as tx:
+            tx.update_feed_held(held, next_poll_at=asked, status="ok")
+            tx.update_feed_held(free, next_poll_at=asked, status="ok")
+        with store.transaction(write=False) as tx:
+            feed, other = tx.feed(held), tx.feed(free)
+        assert feed is not None and other is not None
+        assert feed.next_poll_at == (expected or asked) and feed.status == "ok"
+        assert other.next_poll_at == asked  # no hold: as asked
+
+
 def test_a_naive_datetime_is_refused(store: Store) -> None:
     (feed_id, *_rest) = add_feeds(store)
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Row,
     Table,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -40,6 +41,7 @@ from ingestd.store.records import (
     PollRecord,
 )
 from ingestd.store.schema import (
+    UtcDateTime,
     clusters,
     feeds,
     host_slots,
@@ -334,6 +336,11 @@ class Transaction:
     def update_feed(self, feed_id: int, **values: Any) -> None:
         self.conn.execute(_UPDATE_FEED, {"_id": feed_id, **values})
 
+    def update_feed_held(self, feed_id: int, next_poll_at: datetime, **values: Any) -> None:
+        """:meth:`update_feed`, with the next poll no earlier than the feed's ``not_before_at``
+        (a Retry-After hold, possibly set meanwhile on the whole host) as it stands now."""
+        self.conn.execute(_UPDATE_FEED_HELD, {"_id": feed_id, "_next": next_poll_at, **values})
+
     def insert_poll(self, poll: PollRecord) -> None:
         self.conn.execute(_INSERT_POLL, poll.__dict__)
 
@@ -624,6 +631,10 @@ _INSERT_ITEM = insert(items)
 _UPDATE_ITEM = update(items).where(items.c.id == bindparam("_id"))  # SET from the parameters
 _UPDATE_CLUSTER = update(clusters).where(clusters.c.id == bindparam("_id"))
 _UPDATE_FEED = update(feeds).where(feeds.c.id == bindparam("_id"))
+_NEXT_POLL = bindparam("_next", type_=UtcDateTime())
+_UPDATE_FEED_HELD = _UPDATE_FEED.values(
+    next_poll_at=case((feeds.c.not_before_at > _NEXT_POLL, feeds.c.not_before_at), else_=_NEXT_POLL)
+)
 
 
 def _claim_statement(when: Any, order: tuple[Any, ...]) -> Any:
