@@ -12,7 +12,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, insert, literal_column, or_, select, text, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from ingestd.store.schema import clusters, feeds, items, lsh_keys, polls, pruned_entries
 from ingestd.store.store import Transaction
@@ -251,11 +262,14 @@ def _by_feed(doomed: Iterable[tuple[int, int, str]]) -> dict[int, list[str]]:
 
 def forget_pruned(tx: Transaction, feed_id: int, listed: Iterable[str]) -> None:
     """Forget the pruned entries of a feed that its latest document no longer lists."""
-    keep = list(set(listed))
-    query = delete(pruned_entries).where(pruned_entries.c.feed_id == feed_id)
-    if keep:
-        query = query.where(pruned_entries.c.entry_key.not_in(keep))
-    tx.conn.execute(query)
+    tx.conn.execute(_FORGET_PRUNED, {"feed_id": feed_id, "keep": list(set(listed))})
+
+
+# Built once (it runs on every poll that brings something new); NOT IN () keeps no entry.
+_FORGET_PRUNED = delete(pruned_entries).where(
+    pruned_entries.c.feed_id == bindparam("feed_id"),
+    pruned_entries.c.entry_key.not_in(bindparam("keep", expanding=True)),
+)
 
 
 # --- consistency -----------------------------------------------------------------------------
