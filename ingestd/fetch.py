@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import aiohttp
+from aiohttp.client_reqrep import ConnectionKey
 from yarl import URL
 
 from ingestd import netguard
@@ -88,7 +89,21 @@ class _HostSlot:
     users: int = 0
 
 
-class _AbsoluteForm(aiohttp.ClientRequest):
+class _Request(aiohttp.ClientRequest):
+    """A request whose connection, when it goes to the proxy in absolute form (``GET
+    http://host/path``), is any of the proxy's: aiohttp's pool keys connections by the target
+    host, which opened a new connection to the proxy for every host. A tunnel (``CONNECT``)
+    leads to one host and stays keyed by it."""
+
+    @property
+    def connection_key(self) -> ConnectionKey:
+        key = super().connection_key
+        if self.proxy is None or self.is_ssl():
+            return key
+        return key._replace(host=self.proxy.raw_host or "", port=self.proxy.port, is_ssl=False)
+
+
+class _AbsoluteForm(_Request):
     """A request that goes to the proxy as ``GET https://host/path`` over plain HTTP.
 
     aiohttp tunnels (``CONNECT``) every request whose ``is_ssl()`` is true and otherwise sends
@@ -115,7 +130,7 @@ class Fetcher:
         self._next_start: dict[str, float] = {}  # host → loop time its next request may start
 
     async def __aenter__(self) -> Fetcher:
-        self._session = self._make_session(aiohttp.ClientRequest)
+        self._session = self._make_session(_Request)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

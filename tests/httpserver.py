@@ -82,6 +82,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_HEAD = do_POST = do_CONNECT = _dispatch  # noqa: N815 (http.server's names)
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.owner.connections.append(self.client_address)
+
     def log_message(self, format: str, *args: object) -> None:
         """Keep test output quiet."""
 
@@ -104,6 +108,7 @@ class LoopbackServer:
     def __init__(self, routes: dict[str, Route] | None = None) -> None:
         self.routes: dict[str, Route] = dict(routes or {})
         self.requests: list[Request] = []
+        self.connections: list[object] = []  # the client address of each accepted connection
         self._server = _Server(self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True

@@ -500,6 +500,21 @@ def test_absolute_form_retry_answer_is_kept_only_when_the_tunnel_was_refused(
     assert proxy.targets("GET") == urls
 
 
+def test_requests_in_absolute_form_share_the_proxys_connections(proxy: LoopbackServer) -> None:
+    """Four hosts over plain HTTP through the proxy: one connection to it, not one per host;
+    then four https hosts after the proxy refused the tunnel: one more for all of them."""
+    plain = [f"http://h{n}.example/rss" for n in range(4)]
+    secure = [f"https://s{n}.example/rss" for n in range(4)]
+    for url in plain + secure:
+        proxy.route(url, Reply(200, body=RSS))
+    proxy.route("s0.example:443", Reply(405))
+    assert all(isinstance(r, Fetched) for r in fetch_all(via(proxy), plain))
+    assert len(proxy.connections) == 1
+    assert all(isinstance(r, Fetched) for r in fetch_all(via(proxy), secure))
+    assert proxy.targets("CONNECT") == ["s0.example:443"]
+    assert len(proxy.connections) == 1 + 2  # the refused tunnel's, then one in absolute form
+
+
 def test_proxy_credentials_are_sent_in_both_forms(proxy: LoopbackServer) -> None:
     proxy.route("http://feeds.example/rss", Reply(200, body=RSS))
     proxy.route("https://secure.example/rss", Reply(200, body=RSS))
