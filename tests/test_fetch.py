@@ -96,6 +96,18 @@ def test_200_returns_body_validators_and_lowercased_headers(server: LoopbackServ
     assert "if-none-match" not in sent and "if-modified-since" not in sent
 
 
+def test_long_and_repeated_headers_are_kept(server: LoopbackServer) -> None:
+    """A 20 KB header line (some Content-Security-Policy values are) is no failure, and a
+    header sent twice reads as one value, its parts joined by ", "."""
+    policy = "default-src 'self'" + "; img-src https://cdn.example" * 700
+    headers = [("Content-Security-Policy", policy), ("Vary", "Accept"), ("Vary", "Cookie")]
+    server.route("/feed", Reply(200, headers, RSS))
+    result = fetch(LOCAL, server.url("/feed"))
+    assert isinstance(result, Fetched), result
+    assert result.headers["content-security-policy"] == policy
+    assert result.headers["vary"] == "Accept, Cookie"
+
+
 def test_conditional_request_sends_validators_and_304_is_not_modified(
     server: LoopbackServer,
 ) -> None:
