@@ -5,7 +5,9 @@ problems are :class:`~ingestd.model.FetchFailed` values; only programming errors
 
 * Validators are sent as ``If-None-Match``/``If-Modified-Since``; 304 gives ``NotModified``.
 * Redirects are followed here, at most ``max_redirects`` hops, each checked by the address
-  guard (:mod:`ingestd.netguard`) before a connection is opened.
+  guard (:mod:`ingestd.netguard`) before a connection is opened. Cookies a redirect sets are
+  sent on the later hops to its host (a consent or bot check that redirects back), and
+  forgotten when the fetch ends: a daemon polling for months keeps no cookie store.
 * ``max_bytes`` bounds the *decoded* body: gzip/deflate are inflated here chunk by chunk, never
   beyond the bytes still allowed, so a compression bomb costs no memory.
 * Each hop holds a per-host slot (``per_host_concurrency``), then a global one.
@@ -79,6 +81,7 @@ class _Redirect:
 
     location: URL
     permanent: bool  # 301 or 308
+    cookies: tuple[tuple[str, str], ...] = ()  # what the redirect set (name, value)
 
 
 @dataclass
@@ -154,6 +157,7 @@ class Fetcher:
             max_field_size=_MAX_HEADER_BYTES,
             max_line_size=_MAX_HEADER_BYTES,
             trust_env=False,  # the [http] proxy setting is the only proxy
+            cookie_jar=aiohttp.DummyCookieJar(),  # no cookies kept between fetches: see _follow
             request_class=request_class,
         )
 
@@ -186,14 +190,18 @@ class Fetcher:
         except ValueError as exc:
             return _failed(url, f"invalid URL {url}: {exc}")
         permanent = True  # so far every redirect hop was 301/308
+        jars: dict[str, dict[str, str]] = {}  # host → cookies its redirects set, this fetch only
         for hop in range(self._settings.max_redirects + 1):
             refusal = await self._guard(current, allow_private)
             if refusal is not None:
                 return refusal
-            outcome = await self._hop(current, headers)
+            host = current.raw_host or ""
+            outcome = await self._hop(current, _with_cookies(headers, jars.get(host)))
             if not isinstance(outcome, _Redirect):
                 moved = str(current) if hop and permanent else None
                 return _with_move(outcome, moved)
+            if outcome.cookies:
+                jars.setdefault(host, {}).update(outcome.cookies)
             permanent = permanent and outcome.permanent
             current = outcome.location
             if current.scheme not in _DEFAULT_PORTS:
@@ -439,6 +447,13 @@ def _with_move(result: FetchResult, moved_to: str | None) -> FetchResult:
     return dataclasses.replace(result, moved_to=moved_to)
 
 
+def _with_cookies(headers: dict[str, str], cookies: dict[str, str] | None) -> dict[str, str]:
+    """``headers`` with a Cookie header for ``cookies``, if any."""
+    if not cookies:
+        return headers
+    return {**headers, "Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}
+
+
 def _request_headers(validators: Validators | None, accept: str | None) -> dict[str, str]:
     """Per-request headers: Accept and the conditional-request validators, when given."""
     v = validators or Validators()
@@ -456,7 +471,8 @@ def _redirect(url: URL, response: aiohttp.ClientResponse) -> _Redirect | FetchFa
         target = url.join(_parse_url(location))
     except ValueError:
         return _failed(str(url), f"HTTP {status} with bad Location from {url}", status)
-    return _Redirect(target, permanent=status in (301, 308))
+    cookies = tuple((name, morsel.value) for name, morsel in response.cookies.items())
+    return _Redirect(target, permanent=status in (301, 308), cookies=cookies)
 
 
 def _parse_url(text: str) -> URL:

@@ -182,6 +182,28 @@ def test_redirects_are_followed_and_the_final_url_reported(server: LoopbackServe
     assert all(r.headers["if-none-match"] == '"n"' for r in server.requests)
 
 
+def test_cookies_set_by_a_redirect_go_with_the_next_hops_of_this_fetch_only(
+    proxy: LoopbackServer,
+) -> None:
+    """A consent wall: without its cookie /feed redirects to /consent, which sets the cookie and
+    sends the client back. The next fetch starts without it (no cookies kept between fetches).
+    Through the proxy, so that the host is a name (cookie stores ignore IP addresses)."""
+    feed_url, consent_url = "http://wall.example/feed", "http://wall.example/consent"
+
+    def feed(request: Request) -> Reply:
+        if "consent=yes" in request.headers.get("cookie", ""):
+            return Reply(200, body=RSS)
+        return Reply(302, {"Location": "/consent"})
+
+    proxy.route(feed_url, feed)
+    proxy.route(consent_url, Reply(302, {"Location": "/feed", "Set-Cookie": "consent=yes; Path=/"}))
+    first, second = fetch_all(via(proxy), [feed_url, feed_url])
+    assert isinstance(first, Fetched) and first.body == RSS
+    assert isinstance(second, Fetched)
+    sent = [(r.target, r.headers.get("cookie")) for r in proxy.requests]
+    assert sent == [(feed_url, None), (consent_url, None), (feed_url, "consent=yes")] * 2
+
+
 def test_redirect_loop_is_capped_at_max_redirects(server: LoopbackServer) -> None:
     server.route("/a", Reply(302, {"Location": "/b"}))
     server.route("/b", Reply(302, {"Location": "/a"}))
