@@ -3,9 +3,11 @@ print. A user's mistake prints one line and exits 2; a runtime failure exits 1."
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +46,14 @@ def _errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@cache  # once per process: tests call main() many times
+def _leave_objects_to_the_os_at_exit() -> None:
+    """At exit, skip the interpreter's final garbage collections: with SQLAlchemy, aiohttp and
+    structlog loaded they took 0.17-0.29 s (measured; 0.02 s without), a tenth of a pass that
+    finds nothing new. Everything that needs closing is closed before; the OS frees the rest."""
+    atexit.register(gc.freeze)
+
+
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print JSON Lines: one object per line."
 )
@@ -68,6 +78,7 @@ def main(ctx: click.Context, config_path: str | None, once: bool, verbose: bool)
     """
     from ingestd.logs import configure
 
+    _leave_objects_to_the_os_at_exit()
     configure(verbose)
     ctx.obj = _Context(config_path, verbose)
     if ctx.invoked_subcommand is not None:
