@@ -6,7 +6,8 @@ from __future__ import annotations
 import atexit
 import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache, wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +45,19 @@ def _errors(fn: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def _imports_without_collections() -> Iterator[None]:
+    """The heavy imports (SQLAlchemy, aiohttp) with the garbage collector paused, then their
+    objects set aside for good (``gc.freeze``): the collections during the import found almost
+    nothing to free, and later ones need not look at module-level objects again."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 @cache  # once per process: tests call main() many times
@@ -93,9 +107,10 @@ def main(ctx: click.Context, config_path: str | None, once: bool, verbose: bool)
 
 @_errors
 def _run_once(context: _Context) -> None:
-    from ingestd.progress import progress_for_pass
-    from ingestd.runner import run_once
-    from ingestd.store.subscriptions import CLI, count_active
+    with _imports_without_collections():
+        from ingestd.progress import progress_for_pass
+        from ingestd.runner import run_once
+        from ingestd.store.subscriptions import CLI, count_active
 
     settings = context.settings()
     if not settings.feeds and not _read(context, lambda tx: count_active(tx, CLI)):
@@ -111,7 +126,8 @@ def _run_once(context: _Context) -> None:
 
 @_errors
 def _run_daemon(context: _Context) -> None:
-    from ingestd.daemon import run_daemon
+    with _imports_without_collections():
+        from ingestd.daemon import run_daemon
 
     run_daemon(context.settings())
 
