@@ -458,13 +458,15 @@ def _request_headers(validators: Validators | None, accept: str | None) -> dict[
     """Per-request headers: Accept and the conditional-request validators, when given."""
     v = validators or Validators()
     pairs = {"Accept": accept, "If-None-Match": v.etag, "If-Modified-Since": v.last_modified}
-    return {name: value for name, value in pairs.items() if value}
+    # A validator with non-ASCII characters cannot be sent back byte for byte: none is sent
+    # (the answer is then a 200, whose body is compared with the last one instead).
+    return {name: value for name, value in pairs.items() if value and value.isascii()}
 
 
 def _redirect(url: URL, response: aiohttp.ClientResponse) -> _Redirect | FetchFailed:
     """The absolute target of a redirect response."""
     status = response.status
-    location = response.headers.get("location", "").strip()
+    location = _readable(response.headers.get("location", "")).strip()
     if not location:
         return _failed(str(url), f"HTTP {status} without Location from {url}", status)
     try:
@@ -486,12 +488,24 @@ def _parse_url(text: str) -> URL:
 
 
 def _header_dict(headers: Mapping[str, str]) -> dict[str, str]:
-    """Response headers with lower-cased names, the values of a repeated header joined by ", "."""
+    """Response headers with lower-cased names, the values of a repeated header joined by ", ".
+
+    A value that is not UTF-8 reads as ISO-8859-1 (aiohttp leaves such bytes as lone
+    surrogates, which no database or log can encode)."""
     joined: dict[str, str] = {}
-    for name, value in headers.items():
+    for name, raw in headers.items():
         key = name.lower()
+        value = _readable(raw)
         joined[key] = f"{joined[key]}, {value}" if key in joined else value
     return joined
+
+
+def _readable(value: str) -> str:
+    """A header value from aiohttp as text: bytes that were not UTF-8 (left as lone surrogates)
+    read as ISO-8859-1."""
+    if value.isascii() or not any("\udc80" <= char <= "\udcff" for char in value):
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def _status_failure(url: str, response: aiohttp.ClientResponse) -> FetchFailed:

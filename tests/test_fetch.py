@@ -108,6 +108,28 @@ def test_long_and_repeated_headers_are_kept(server: LoopbackServer) -> None:
     assert result.headers["vary"] == "Accept, Cookie"
 
 
+def test_a_validator_that_is_not_ascii_is_kept_readable_and_not_sent_back(
+    server: LoopbackServer,
+) -> None:
+    """An ETag byte that is not UTF-8 (0xE9) reads as ISO-8859-1, so that it can be stored, and
+    the next request goes without it rather than with other bytes than the server sent."""
+    server.route("/feed", Reply(200, {"ETag": '"café"', "Last-Modified": "Mon, 01 Jan 2024"}, RSS))
+    first = fetch(LOCAL, server.url("/feed"))
+    assert isinstance(first, Fetched) and first.validators.etag == '"café"'
+    first.validators.etag.encode("utf-8")  # no lone surrogates left
+    again = fetch(LOCAL, server.url("/feed"), first.validators)
+    assert isinstance(again, Fetched)
+    sent = server.requests[-1].headers
+    assert "if-none-match" not in sent and sent["if-modified-since"] == "Mon, 01 Jan 2024"
+
+
+def test_a_redirect_to_a_location_that_is_not_utf8_is_followed(server: LoopbackServer) -> None:
+    server.route("/old", Reply(301, {"Location": "/café"}))  # sent as ISO-8859-1: 0xE9
+    server.route("/caf%C3%A9", Reply(200, body=RSS))
+    result = fetch(LOCAL, server.url("/old"))
+    assert isinstance(result, Fetched) and result.url == server.url("/caf%C3%A9")
+
+
 def test_conditional_request_sends_validators_and_304_is_not_modified(
     server: LoopbackServer,
 ) -> None:
