@@ -1,4 +1,4 @@
-"""The fetch stage against real HTTP servers and proxies on 127.0.0.1 (no httpx mocks)."""
+"""The fetch stage against real HTTP servers and proxies on 127.0.0.1 (no mocks of the client)."""
 
 from __future__ import annotations
 
@@ -482,8 +482,7 @@ def _in_flight_counter(server: LoopbackServer, paths: list[str]) -> list[int]:
     return peak
 
 
-# (8, 16, 4): four requests at once, although each of the fetcher's httpx clients has two
-# connections (the requests spread over the clients).
+# (8, 16, 4): all four requests at once when neither limit holds them back.
 @pytest.mark.parametrize(("per_host", "overall", "expected"), [(1, 16, 1), (8, 2, 2), (8, 16, 4)])
 def test_requests_in_flight_are_bounded(
     server: LoopbackServer, per_host: int, overall: int, expected: int
