@@ -26,19 +26,17 @@ def recent(tx: Transaction, feed_id: int) -> list[schedule.RecentPoll]:
 
 
 def update_feed(tx: Transaction, feed: FeedRecord, values: dict[str, Any]) -> None:
-    """Write the feed's new state. The next poll never comes before a Retry-After hold that
-    is still running (it may have been set on the host meanwhile); a redirect target that is
-    already another feed is not adopted (both stay as they are)."""
+    """Write the feed's new state (``values`` from :mod:`ingestd.feedstate`, ``next_poll_at``
+    among them). The next poll never comes before a Retry-After hold that is still running (it
+    may have been set on the host meanwhile); a redirect target that is already another feed is
+    not adopted (both stay as they are)."""
     new_url = values.get("url")
     if new_url and tx.feed_id_for_url(new_url) not in (None, feed.id):
         log.warning("redirect target is already a feed; not adopted", target=new_url)
         values = {k: v for k, v in values.items() if k not in ("url", "aliases")}
     elif new_url:
         log.info("feed moved permanently; adopted its new URL", new_url=new_url)
-    if values.get("next_poll_at"):
-        tx.update_feed_held(feed.id, **values)  # the hold is read by the UPDATE itself
-    else:
-        tx.update_feed(feed.id, **values)
+    tx.update_feed_held(feed.id, **values)  # the hold is read by the UPDATE itself
 
 
 def widen_rate_limit(tx: Transaction, feed: FeedRecord, until: datetime, now: datetime) -> None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingestd.config import DedupSettings
+
 VERBATIM_CONTAINMENT = 0.9  # what a too-short text must share to count as a copy
 COMPILATION_COVERAGE = 0.3  # a contained story covering less of a compilation than this is apart
 
@@ -69,12 +71,12 @@ class Overlap:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The verdict's parameters (a subset of ``[dedup]``)."""
+    """The verdict's parameters (a subset of ``[dedup]``, with its defaults)."""
 
-    jaccard: float = 0.5
-    containment: float = 0.5
-    min_shingles: int = 30
-    narrative_containment: float = 0.25
+    jaccard: float = DedupSettings.jaccard_threshold
+    containment: float = DedupSettings.containment_threshold
+    min_shingles: int = DedupSettings.min_shingles
+    narrative_containment: float = DedupSettings.narrative_containment
 
 
 @dataclass(frozen=True)

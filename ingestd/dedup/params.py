@@ -10,12 +10,12 @@ from ingestd.config import DedupSettings
 
 @dataclass(frozen=True)
 class SignatureParams:
-    """The signature settings (a subset of ``[dedup]``)."""
+    """The signature settings (a subset of ``[dedup]``, with its defaults)."""
 
-    shingle_words: int = 5
-    num_perm: int = 128
-    bands: int = 32
-    anchor_every: int = 16
+    shingle_words: int = DedupSettings.shingle_words
+    num_perm: int = DedupSettings.num_perm
+    bands: int = DedupSettings.bands
+    anchor_every: int = DedupSettings.anchor_every
 
 
 def signature_params(settings: DedupSettings) -> SignatureParams:
