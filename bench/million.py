@@ -70,7 +70,7 @@ def stored_text(seed: int, index: int) -> str:
     return article(_WORDS, _WEIGHTS, random.Random(seed * 1_000_003 + index))
 
 
-def _make_chunk(seed: int, start: int, stop: int) -> list[tuple[NewItem, tuple[str, ...]]]:
+def _make_chunk(seed: int, start: int, stop: int) -> list[tuple[NewItem, tuple[int, ...]]]:
     """Items ``start..stop-1`` with their keys (runs in a worker process)."""
     if not _WORDS:
         _init_words(seed)
@@ -98,7 +98,7 @@ def fill(store: Store, have: int, want: int, seed: int, jobs: int) -> None:
                 queued += 1
             with store.transaction() as tx:
                 for item, keys in made:
-                    tx.insert_keys(tx.insert_item(item), keys, item.fetched_at)
+                    tx.insert_keys(tx.insert_item(item), keys)
             done = made[-1][0].entry_key[1:]
             elapsed = time.perf_counter() - started
             print(f"  stored {int(done) + 1} items ({elapsed:.0f} s)", file=sys.stderr)

@@ -46,10 +46,12 @@ from ingestd.notify import Notifier, watchdog_period_s
 from ingestd.pipeline import Pipeline, RunSummary
 from ingestd.runner import open_pipeline, open_store
 from ingestd.store import Store
+from ingestd.store.migrations import Migration
 
 TICK_S = 10.0  # how often the scheduler looks for due feeds
 RETENTION_EVERY_S = 600.0  # how often retention runs (when [retention] days is set)
 CLEANUP_S = 2.0  # of the shutdown timeout, kept for closing the pool, fetcher and store
+MIGRATION_START_TIMEOUT_US = 3_600_000_000  # start-up time systemd grants each migration, µs (1 h)
 log = structlog.get_logger("ingestd.daemon")
 
 
@@ -352,8 +354,17 @@ def run_daemon(settings: Settings) -> None:
     database, and :class:`~ingestd.errors.StoreError` when the store cannot be opened.
     """
     notifier = Notifier()
+
+    def migrating(migration: Migration) -> None:
+        # READY=1 waits for the migrations; one that rewrites a large table takes minutes,
+        # longer than the unit's TimeoutStartSec: systemd is asked to wait for it.
+        notifier.send(
+            f"EXTEND_TIMEOUT_USEC={MIGRATION_START_TIMEOUT_US}",
+            f"STATUS=applying schema migration {migration.version}: {migration.description}",
+        )
+
     try:
-        with open_store(settings) as store:
+        with open_store(settings, before_migration=migrating) as store:
             asyncio.run(Service(settings, store, notifier).run())
     finally:
         notifier.close()

@@ -57,7 +57,7 @@ def link_new_item(
     now: datetime,
 ) -> LinkOutcome:
     """Store the item's keys, find what it copies, update clusters and their canonical items."""
-    tx.insert_keys(item_id, (*sig.band_keys, *sig.anchor_keys), item.fetched_at)
+    tx.insert_keys(item_id, (*sig.band_keys, *sig.anchor_keys))
     matches = _identity_matches(tx, item_id, item) or _near_matches(
         tx, item_id, item, sig, settings
     )

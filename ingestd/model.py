@@ -127,9 +127,9 @@ class Signature:
 
     ``shingles`` is a sorted array of distinct 32-bit shingle hashes (little-endian uint32),
     ``narrative`` the same for the text outside quotations, ``minhash`` the MinHash values
-    (uint32), ``band_keys`` the LSH keys ("b<band>:<hex>") and
-    ``anchor_keys`` sampled shingle hashes ("a:<hex>") and paragraph openings ("p:<hex>") that
-    find excerpts Jaccard would miss.
+    (uint32), ``band_keys`` the LSH keys and ``anchor_keys`` sampled shingle hashes and
+    paragraph openings that find excerpts Jaccard would miss (integer keys, see
+    :mod:`ingestd.dedup.keys`).
     """
 
     body_hash: str
@@ -137,8 +137,8 @@ class Signature:
     shingles: bytes
     narrative: bytes  # shingle hashes of the text outside quotation marks
     minhash: bytes
-    band_keys: tuple[str, ...]
-    anchor_keys: tuple[str, ...]
+    band_keys: tuple[int, ...]
+    anchor_keys: tuple[int, ...]
     attribution: tuple[str, ...]  # hosts or outlet names an attribution line credits
     compilation_hint: bool = False  # the text looks like a digest or live file
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 
@@ -19,6 +19,7 @@ from ingestd.fetch import Fetcher
 from ingestd.lock import writer_lock
 from ingestd.pipeline import Pipeline, PollOutcome, RunSummary
 from ingestd.store import Store
+from ingestd.store.migrations import Migration
 from ingestd.store.upkeep import release_leases
 
 log = structlog.get_logger("ingestd.runner")
@@ -70,12 +71,19 @@ async def open_pipeline(
 
 
 @contextmanager
-def open_store(settings: Settings) -> Iterator[Store]:
+def open_store(
+    settings: Settings, before_migration: Callable[[Migration], None] | None = None
+) -> Iterator[Store]:
     """The configured store, migrated, held with its writer lock (SQLite: one writer process;
-    :class:`ingestd.lock.DatabaseBusy` when another one has it)."""
+    :class:`ingestd.lock.DatabaseBusy` when another one has it). ``before_migration`` is
+    called before each schema migration that runs."""
     with writer_lock(settings.database_url) as locked:
         # The one SQLite writer checkpoints the WAL on a thread, not inside its commits.
-        store = Store.open(settings.database_url, background_checkpoints=locked is not None)
+        store = Store.open(
+            settings.database_url,
+            background_checkpoints=locked is not None,
+            before_migration=before_migration,
+        )
         try:
             if locked is not None:  # the only writer: leases left behind are a dead process's
                 with store.transaction() as tx:

@@ -109,7 +109,7 @@ def test_old_items_go_and_live_clusters_stay_whole(
         assert cluster is not None and cluster.size == 2
         assert cluster.canonical_item_id == canonical_before == ids["live original"]
         assert tx.list_clusters() == [cluster]
-        keys = tx.conn.exec_driver_sql("SELECT DISTINCT item_id FROM lsh_keys").scalars()
+        keys = tx.conn.exec_driver_sql("SELECT DISTINCT item_id FROM dedup_keys").scalars()
         assert set(keys) <= remaining
         polls = tx.conn.exec_driver_sql("SELECT count(*) FROM polls").scalar()
         assert polls == 2  # the two recent ones

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 import time
@@ -10,14 +11,17 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from ingestd.config import DedupSettings, FeedConfig
+from ingestd.dedup.keys import anchor_key, band_key, describe, key_kind, paragraph_key
 from ingestd.dedup.signature import SignatureParams, make_signature
 from ingestd.errors import StoreError
 from ingestd.linking import LinkOutcome, link_new_item
+from ingestd.model import Signature
 from ingestd.store import NewItem, Store, Transaction, migrations
 from ingestd.store import engine as engine_module
 from ingestd.store.checkpoint import Checkpointer
@@ -91,7 +95,98 @@ def test_migrations_bring_an_empty_database_to_head_once(database_url: str) -> N
         tables = set(inspect(empty.engine).get_table_names())
     finally:
         empty.close()
-    assert {"schema_version", "feeds", "items", "clusters", "lsh_keys", "polls"} <= tables
+    assert {"schema_version", "feeds", "items", "clusters", "dedup_keys", "polls"} <= tables
+    assert "lsh_keys" not in tables  # created by migration 1, dropped by migration 8
+
+
+def _legacy_keys(signature: Signature, bands: int) -> list[str]:
+    """The text keys an ingestd before migration 8 stored for this signature."""
+    values = np.frombuffer(signature.minhash, dtype="<u4").astype(np.uint32)
+    rows = len(values) // bands
+    texts = []
+    for band in range(bands if signature.band_keys else 0):
+        chunk = values[band * rows : (band + 1) * rows].astype("<u8").tobytes()
+        texts.append(f"b{band}:{hashlib.blake2b(chunk, digest_size=8).hexdigest()}")
+    for key in signature.anchor_keys:
+        kind, value = describe(key).split(":")
+        texts.append(f"{kind}:{int(value, 16):08x}")
+    return texts
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("a:1f2e3d4c", 0x1F2E3D4C),
+        ("p:00000003", (1 << 40) + 3),
+        ("b3:0123456789abcdef", (5 << 40) + 0x0123456789),
+        ("b31:ffffffffffffffff", (33 << 40) + 0xFFFFFFFFFF),
+        ("a:zz", -1),
+        ("b:0123456789", -1),
+        ("", -1),
+    ],
+)
+def test_a_text_key_has_one_integer_form(text: str, number: int) -> None:
+    assert migrations.integer_key(text) == number
+
+
+def test_migration_8_turns_the_stored_text_keys_into_integer_keys(
+    database_url: str, prose: Prose
+) -> None:
+    """A store of version 7 keeps finding its copies: every text key becomes the integer key
+    the new signature code makes for the same text, bands and anchors alike."""
+    from sqlalchemy import insert
+
+    from ingestd.store import schema
+
+    short = "\n".join(prose(41, count=3))  # under 320 shingles: band keys too
+    long = "\n".join(prose(42, count=10))  # anchors and paragraph openings only
+    params = SignatureParams()
+    store = Store.open(database_url, migrate=False)
+    try:
+        with store.engine.begin() as conn:
+            schema.schema_version.create(conn)
+            for migration in migrations.MIGRATIONS[:7]:
+                migration.apply(conn)
+            conn.execute(
+                schema.schema_version.insert().values(version=7, description="v7", applied_at=NOW)
+            )
+        a, b, _c = add_feeds(store)
+        stored: dict[str, int] = {}
+        with store.transaction() as tx:
+            for name, text in (("short", short), ("long", long)):
+                signature = make_signature(text, "", params)
+                stored[name] = tx.insert_item(new_item(a, name, text=text))
+                rows = [
+                    {"key": key, "item_id": stored[name], "at": int(NOW.timestamp())}
+                    for key in _legacy_keys(signature, params.bands)
+                ]
+                tx.conn.execute(insert(schema.legacy_lsh_keys), rows)
+            odd = [{"key": k, "item_id": stored["short"], "at": 0} for k in ("x:1", "b:zz")]
+            tx.conn.execute(insert(schema.legacy_lsh_keys), odd)  # no known form: -1, no error
+        assert [m.version for m in migrations.upgrade(store.engine)] == [8]
+        tables = set(inspect(store.engine).get_table_names())
+        with store.transaction() as tx:
+            short_sig = make_signature(short, "", params)
+            long_sig = make_signature(long, "", params)
+            by_bands = tx.candidates(short_sig.band_keys, None, exclude_item=0)
+            unknown = tx.candidates([-1], None, exclude_item=0)
+            by_anchors = tx.candidates(long_sig.anchor_keys, None, exclude_item=0)
+            copy = new_item(b, "copy", host="b.example", text=long)
+            copy_sig = replace(long_sig, band_keys=())
+            linked = link_new_item(tx, tx.insert_item(copy), copy, copy_sig, DedupSettings(), NOW)
+    finally:
+        store.close()
+    assert "lsh_keys" not in tables and "dedup_keys" in tables
+    assert short_sig.band_keys and by_bands == {"b": {stored["short"]: params.bands}}
+    kinds = {key_kind(key) for key in long_sig.anchor_keys}
+    assert kinds == {"a", "p"}
+    anchors = sum(1 for key in long_sig.anchor_keys if key_kind(key) == "a")
+    assert by_anchors == {
+        "a": {stored["long"]: anchors},
+        "p": {stored["long"]: len(long_sig.anchor_keys) - anchors},
+    }
+    assert linked.republication
+    assert unknown == {"b": {stored["short"]: 1}}  # the two odd keys are one row
 
 
 def test_opening_twice_keeps_the_schema_and_the_data(database_url: str) -> None:
@@ -434,16 +529,31 @@ def test_list_items_is_newest_first_and_filters_by_feed(store: Store) -> None:
 # --- candidate keys -----------------------------------------------------------------------------
 
 
+A1, A2, AFF = anchor_key(0x01), anchor_key(0x02), anchor_key(0xFF)
+P3, P4 = paragraph_key(0x03), paragraph_key(0x04)
+
+
+def test_keys_are_integers_whose_kind_is_their_tag() -> None:
+    keys = [anchor_key(0xFFFFFFFF), paragraph_key(0), band_key(0, b"\xff" * 8), band_key(125, b"")]
+    assert [key_kind(key) for key in keys] == ["a", "p", "b", "b"]
+    assert band_key(3, bytes.fromhex("0123456789abcdef")) == (5 << 40) + 0x0123456789
+    assert describe(band_key(3, bytes.fromhex("0123456789abcdef"))) == "b3:0123456789"
+    assert max(keys) < 2**47  # six bytes in SQLite's record format
+    assert len(set(keys)) == len(keys)
+    with pytest.raises(ValueError, match="band 126"):
+        band_key(126, b"")
+
+
 def test_candidates_count_shared_keys_by_kind_and_skip_the_item_itself(store: Store) -> None:
     (a, *_rest) = add_feeds(store)
     with store.transaction() as tx:
         one = tx.insert_item(new_item(a, "one"))
         two = tx.insert_item(new_item(a, "two"))
-        tx.insert_keys(one, ["a:01", "a:02", "p:03", "a:02"], NOW)  # a repeat is stored once
-        tx.insert_keys(two, ["a:01", "p:04"], NOW)
+        tx.insert_keys(one, [A1, A2, P3, A2])  # a repeat is stored once
+        tx.insert_keys(two, [A1, P4])
 
-        found = tx.candidates(["a:01", "a:02", "p:03", "p:04", "a:ff"], None, exclude_item=0)
-        without_two = tx.candidates(["a:01", "p:04"], None, exclude_item=two)
+        found = tx.candidates([A1, A2, P3, P4, AFF], None, exclude_item=0)
+        without_two = tx.candidates([A1, P4], None, exclude_item=two)
         nothing = tx.candidates([], None, exclude_item=0)
 
     assert found == {"a": {one: 2, two: 1}, "p": {one: 1, two: 1}}
@@ -453,11 +563,12 @@ def test_candidates_count_shared_keys_by_kind_and_skip_the_item_itself(store: St
 
 def test_lsh_band_keys_are_one_kind(store: Store) -> None:
     (a, *_rest) = add_feeds(store)
+    bands = [band_key(0, b"\xaa" * 8), band_key(1, b"\xbb" * 8), band_key(31, b"\xcc" * 8)]
     with store.transaction() as tx:
         one = tx.insert_item(new_item(a, "one"))
-        tx.insert_keys(one, ["b0:aaaa", "b1:bbbb", "b31:cccc"], NOW)
+        tx.insert_keys(one, bands)
 
-        found = tx.candidates(["b0:aaaa", "b1:bbbb", "b31:cccc"], None, exclude_item=0)
+        found = tx.candidates(bands, None, exclude_item=0)
 
     assert found == {"b": {one: 3}}
 
@@ -466,31 +577,33 @@ def test_candidates_are_bounded_by_the_window(store: Store) -> None:
     (a, *_rest) = add_feeds(store)
     since = NOW - timedelta(days=30)
     with store.transaction() as tx:
-        old = tx.insert_item(new_item(a, "old"))
-        edge = tx.insert_item(new_item(a, "edge"))
-        recent = tx.insert_item(new_item(a, "recent", published=None))
-        tx.insert_keys(old, ["a:01"], since - timedelta(seconds=1))
-        tx.insert_keys(edge, ["a:01"], since)
-        tx.insert_keys(recent, ["a:01"], NOW)
+        old = tx.insert_item(new_item(a, "old", fetched=since - timedelta(seconds=1)))
+        edge = tx.insert_item(new_item(a, "edge", fetched=since))
+        recent = tx.insert_item(new_item(a, "recent", published=None, fetched=NOW))
+        for item_id in (old, edge, recent):
+            tx.insert_keys(item_id, [A1])
 
-        bounded = tx.candidates(["a:01"], since, exclude_item=0)
-        unbounded = tx.candidates(["a:01"], None, exclude_item=0)
+        bounded = tx.candidates([A1], since, exclude_item=0)
+        unbounded = tx.candidates([A1], None, exclude_item=0)
+        after_all = tx.candidates([A1], NOW + timedelta(seconds=1), exclude_item=0)
 
     assert bounded == {"a": {edge: 1, recent: 1}}
     assert unbounded == {"a": {old: 1, edge: 1, recent: 1}}
+    assert after_all == {}  # no item fetched since then: nothing is in the window
 
 
 def test_stock_keys_carried_by_too_many_items_are_ignored(store: Store) -> None:
     (a, *_rest) = add_feeds(store)
+    stock, rare = anchor_key(0x5706), anchor_key(0x0001)
     with store.transaction() as tx:
         ids = [tx.insert_item(new_item(a, f"e{n}")) for n in range(3)]
         for item_id in ids:
-            tx.insert_keys(item_id, ["a:5706"], NOW)
-        tx.insert_keys(ids[0], ["a:0001"], NOW)
-        tx.insert_keys(ids[1], ["a:0001"], NOW)
+            tx.insert_keys(item_id, [stock])
+        tx.insert_keys(ids[0], [rare])
+        tx.insert_keys(ids[1], [rare])
 
-        strict = tx.candidates(["a:5706", "a:0001"], None, 0, max_key_items=2)
-        lenient = tx.candidates(["a:5706", "a:0001"], None, 0, max_key_items=3)
+        strict = tx.candidates([stock, rare], None, 0, max_key_items=2)
+        lenient = tx.candidates([stock, rare], None, 0, max_key_items=3)
 
     assert strict == {"a": {ids[0]: 1, ids[1]: 1}}
     assert lenient == {"a": {ids[0]: 2, ids[1]: 2, ids[2]: 1}}
@@ -498,10 +611,10 @@ def test_stock_keys_carried_by_too_many_items_are_ignored(store: Store) -> None:
 
 def test_candidates_handle_more_keys_than_one_query_chunk(store: Store) -> None:
     (a, *_rest) = add_feeds(store)
-    keys = [f"a:{n:08x}" for n in range(1200)]
+    keys = [anchor_key(n) for n in range(1200)]
     with store.transaction() as tx:
         item_id = tx.insert_item(new_item(a, "big"))
-        tx.insert_keys(item_id, keys, NOW)
+        tx.insert_keys(item_id, keys)
 
         assert tx.candidates(keys, None, exclude_item=0) == {"a": {item_id: 1200}}
 
@@ -509,18 +622,21 @@ def test_candidates_handle_more_keys_than_one_query_chunk(store: Store) -> None:
 def test_prune_keys_drops_the_keys_of_old_items_only(store: Store) -> None:
     (a, *_rest) = add_feeds(store)
     with store.transaction() as tx:
-        old = tx.insert_item(new_item(a, "old"))
-        new = tx.insert_item(new_item(a, "new"))
-        tx.insert_keys(old, ["a:01", "p:02"], NOW - timedelta(days=40))
-        tx.insert_keys(new, ["a:01"], NOW)
+        old = tx.insert_item(new_item(a, "old", fetched=NOW - timedelta(days=40)))
+        new = tx.insert_item(new_item(a, "new", fetched=NOW))
+        tx.insert_keys(old, [A1, P3])
+        tx.insert_keys(new, [A1])
 
         first, second = tx.prune_keys(NOW - timedelta(days=30)), tx.prune_keys(NOW)
-        left = tx.candidates(["a:01", "p:02"], None, exclude_item=0)
+        left = tx.candidates([A1, P3], None, exclude_item=0)
         kept_item = tx.item(old)
+        everything = tx.prune_keys(NOW + timedelta(days=1))  # no item since: all keys go
+        none_left = tx.candidates([A1, P3], None, exclude_item=0)
 
     assert (first, second) == (1, 0)
     assert left == {"a": {new: 1}}
     assert kept_item is not None
+    assert everything == 1 and none_left == {}
 
 
 # --- clusters -----------------------------------------------------------------------------------

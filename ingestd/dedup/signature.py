@@ -25,6 +25,7 @@ import zlib
 import numpy as np
 
 from ingestd.dedup.attribution import credited_sources
+from ingestd.dedup.keys import band_key, paragraph_key
 from ingestd.dedup.normalize import StoryParagraph, analyse, story_tokens, tokens
 from ingestd.dedup.params import SignatureParams as SignatureParams  # re-exported
 from ingestd.model import Signature
@@ -133,21 +134,20 @@ def minhash_values(hashes: np.ndarray | list[int], num_perm: int) -> np.ndarray:
     return values
 
 
-def band_keys(values: np.ndarray, bands: int) -> tuple[str, ...]:
-    """One LSH key per band: ``"b<band>:<hash of the band's rows>"``."""
+def band_keys(values: np.ndarray, bands: int) -> tuple[int, ...]:
+    """One LSH key per band (:func:`ingestd.dedup.keys.band_key` of its rows' digest)."""
     rows = len(values) // bands
     keys = []
     for band in range(bands):
         chunk = values[band * rows : (band + 1) * rows].astype("<u8").tobytes()
-        digest = hashlib.blake2b(chunk, digest_size=8).hexdigest()
-        keys.append(f"b{band}:{digest}")
+        keys.append(band_key(band, hashlib.blake2b(chunk, digest_size=8).digest()))
     return tuple(keys)
 
 
-def anchor_keys(hashes: np.ndarray, every: int) -> tuple[str, ...]:
-    """A content-defined sample of shingle hashes: ``"a:<hash>"`` for those divisible by
-    ``every``."""
-    return tuple(f"a:{value:08x}" for value in hashes[hashes % every == 0].tolist())
+def anchor_keys(hashes: np.ndarray, every: int) -> tuple[int, ...]:
+    """A content-defined sample of shingle hashes: the anchor keys of those divisible by
+    ``every`` (an anchor's key is its 32-bit hash)."""
+    return tuple(hashes[hashes % every == 0].tolist())
 
 
 # Texts of at least this many anchors' worth of shingles (320 at one in 16) get no band keys.
@@ -159,13 +159,13 @@ BANDED_ANCHORS = 20
 PARAGRAPH_KEY_WORDS = 8  # words of a paragraph's opening that make its key
 
 
-def paragraph_keys(story: list[StoryParagraph]) -> tuple[str, ...]:
-    """``"p:<hash>"`` of the first words of every story paragraph long enough to be distinctive."""
+def paragraph_keys(story: list[StoryParagraph]) -> tuple[int, ...]:
+    """The keys of the first words of every story paragraph long enough to be distinctive."""
     keys = []
     for paragraph in story:
         if len(paragraph.words) >= PARAGRAPH_KEY_WORDS:
             opening = " ".join(paragraph.words[:PARAGRAPH_KEY_WORDS]).encode("utf-8")
-            keys.append(f"p:{_hash32(opening):08x}")
+            keys.append(paragraph_key(_hash32(opening)))
     return tuple(dict.fromkeys(keys))
 
 

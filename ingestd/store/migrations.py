@@ -12,11 +12,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
 from sqlalchemy import Connection, Engine, Table, inspect, select, text
+from sqlalchemy.schema import CreateTable
 
 from ingestd.store import schema
 
 MIGRATION_LOCK_ID = 7_140_212_001  # PostgreSQL advisory lock key for migrations
+
+log = structlog.get_logger("ingestd.store")
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,8 @@ class Migration:
 
 def _initial(conn: Connection) -> None:
     schema.metadata.create_all(
-        conn, tables=[schema.feeds, schema.clusters, schema.items, schema.lsh_keys, schema.polls]
+        conn,
+        tables=[schema.feeds, schema.clusters, schema.items, schema.legacy_lsh_keys, schema.polls],
     )
 
 
@@ -94,6 +99,69 @@ def _feeds_due_index(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def integer_key(text: str) -> int:
+    """The integer form (:mod:`ingestd.dedup.keys`) of a text key of ``lsh_keys``:
+    ``a:<8 hex>`` → the value, ``p:<8 hex>`` → tag 1, ``b<band>:<16 hex>`` → tag 2 + band over
+    the first 10 hex digits (40 bits). Anything else (no such key was ever written) → -1."""
+    try:
+        if text[:2] == "a:":
+            return int(text[2:10], 16)
+        if text[:2] == "p:":
+            return (1 << 40) | int(text[2:10], 16)
+        band, _colon, digest = text[1:].partition(":")
+        return ((2 + int(band)) << 40) | int(digest[:10], 16)
+    except ValueError:
+        return -1
+
+
+def _integer_key_sql(dialect: str) -> str:
+    """:func:`integer_key` as SQL: on SQLite a function registered for the migration (3× faster
+    than string functions there), on PostgreSQL an expression."""
+    if dialect == "sqlite":
+        return "ingestd_integer_key(key)"
+    band = "substring(key from '^b([0-9]{1,3}):')"
+    digits = "substring(key from ':([0-9a-f]{%d})')"
+    return (
+        f"CASE WHEN key ~ '^[ap]:[0-9a-f]{{8}}' THEN"
+        f" (CASE WHEN left(key, 1) = 'p' THEN CAST(1 AS BIGINT) << 40 ELSE 0 END)"
+        f" + ('x' || lpad({digits % 8}, 16, '0'))::bit(64)::bigint"
+        f" WHEN key ~ '^b[0-9]{{1,3}}:[0-9a-f]{{10}}' THEN"
+        f" ((2 + CAST({band} AS BIGINT)) << 40)"
+        f" + ('x' || lpad({digits % 10}, 16, '0'))::bit(64)::bigint"
+        f" ELSE -1 END"
+    )
+
+
+def _integer_keys(conn: Connection) -> None:
+    """Move the dedup keys into ``dedup_keys`` as integers and drop ``lsh_keys``.
+
+    One INSERT ... SELECT: SQLite reads the old keys in their primary key's order, in which
+    each kind's integers also come in order, so the new B-tree grows at its ends; its item
+    index is built afterwards. A key of no known form becomes -1 (it never matched anything).
+    Measured at a million items (~45 million keys): see bench/RESULTS.md. Idempotent: a
+    database created at a later version has no ``lsh_keys``.
+    """
+    dialect = conn.dialect.name
+    table = schema.dedup_keys
+    conn.execute(CreateTable(table, if_not_exists=True))
+    if inspect(conn).has_table("lsh_keys"):
+        if dialect == "sqlite":
+            driver = conn.connection.dbapi_connection
+            assert driver is not None
+            driver.create_function("ingestd_integer_key", 1, integer_key, deterministic=True)
+        # WHERE true: SQLite would otherwise read ON CONFLICT as a join's ON.
+        order = " ORDER BY lsh_keys.key, lsh_keys.item_id" if dialect == "sqlite" else ""
+        conn.execute(
+            text(
+                f"INSERT INTO dedup_keys (key, item_id) SELECT {_integer_key_sql(dialect)},"
+                f" item_id FROM lsh_keys WHERE true{order} ON CONFLICT DO NOTHING"
+            )
+        )
+        conn.execute(text("DROP TABLE lsh_keys"))
+    for index in table.indexes:
+        index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "feeds, items, clusters, lsh_keys, polls", _initial),
     Migration(2, "feeds: source (config file or command line)", _feed_source),
@@ -102,6 +170,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "feeds: leases; host_turns shared between workers", _leases),
     Migration(6, "host_slots: per-host request slots shared between workers", _host_slots),
     Migration(7, "feeds: index of due feeds by next poll time", _feeds_due_index),
+    Migration(8, "dedup_keys: integer keys, clustered; replaces lsh_keys", _integer_keys),
 )
 HEAD = max(migration.version for migration in MIGRATIONS)
 
@@ -130,8 +199,12 @@ def _write_transaction(conn: Connection) -> Iterator[None]:
         yield
 
 
-def upgrade(engine: Engine) -> list[Migration]:
-    """Apply every pending migration; returns those applied."""
+def upgrade(engine: Engine, before: Callable[[Migration], None] | None = None) -> list[Migration]:
+    """Apply every pending migration; returns those applied.
+
+    ``before`` is called with each migration just before it runs (the daemon tells systemd to
+    extend its start timeout: migration 8 rewrites the key index, minutes at a million items).
+    """
     applied: list[Migration] = []
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:  # the usual case, read only: nothing to do
@@ -145,6 +218,10 @@ def upgrade(engine: Engine) -> list[Migration]:
         for migration in sorted(MIGRATIONS, key=lambda m: m.version):
             if migration.version <= version:
                 continue
+            if version:  # an upgrade (a new database's steps are not worth a line each)
+                log.info("applying schema migration", version=migration.version)
+            if before is not None:
+                before(migration)
             migration.apply(conn)
             conn.execute(
                 schema.schema_version.insert().values(

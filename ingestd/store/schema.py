@@ -155,15 +155,37 @@ Index("ix_items_cluster", items.c.cluster_id)
 Index("ix_items_published", items.c.published_at)
 Index("ix_items_site", items.c.site_host, items.c.id)
 
-lsh_keys = Table(
+# The dedup key index (migration 8; it replaced the text keys of ``lsh_keys``): one row per
+# distinct key of an item (:mod:`ingestd.dedup.keys`). SQLite keeps it clustered on its primary
+# key (no rowid table beside it), so a lookup or an insert touches one B-tree. The dedup window
+# is bounded by item id (items are numbered in the order they are stored), which leaves the
+# rows without a time column.
+dedup_keys = Table(
+    "dedup_keys",
+    metadata,
+    Column("key", BigInteger, primary_key=True, autoincrement=False),
+    Column(
+        "item_id",
+        Id,
+        ForeignKey("items.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sqlite_with_rowid=False,
+)
+Index("ix_dedup_keys_item", dedup_keys.c.item_id)
+
+# The key index before migration 8 (text keys, a rowid table and two more indexes): migration 1
+# still creates it, migration 8 converts its rows into ``dedup_keys`` and drops it.
+legacy_lsh_keys = Table(
     "lsh_keys",
     metadata,
     Column("key", String(40), primary_key=True),
     Column("item_id", Id, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
-    Column("at", BigInteger, nullable=False),  # when the item was stored, Unix seconds (window)
+    Column("at", BigInteger, nullable=False),
 )
-Index("ix_lsh_keys_item", lsh_keys.c.item_id)
-Index("ix_lsh_keys_at", lsh_keys.c.at)
+Index("ix_lsh_keys_item", legacy_lsh_keys.c.item_id)
+Index("ix_lsh_keys_at", legacy_lsh_keys.c.at)
 
 host_turns = Table(
     "host_turns",

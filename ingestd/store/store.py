@@ -5,7 +5,7 @@ every query and write. Rows come out as the dataclasses of :mod:`ingestd.store.r
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ingestd.config import FeedConfig
+from ingestd.dedup.keys import key_kind
 from ingestd.errors import StoreError
 from ingestd.store import migrations
 from ingestd.store.checkpoint import Checkpointer
@@ -43,11 +44,11 @@ from ingestd.store.records import (
 from ingestd.store.schema import (
     UtcDateTime,
     clusters,
+    dedup_keys,
     feeds,
     host_slots,
     host_turns,
     items,
-    lsh_keys,
     polls,
     pruned_entries,
 )
@@ -65,17 +66,24 @@ class Store:
         self.checkpointer: Checkpointer | None = None
 
     @classmethod
-    def open(cls, url: str, migrate: bool = True, background_checkpoints: bool = False) -> Store:
+    def open(
+        cls,
+        url: str,
+        migrate: bool = True,
+        background_checkpoints: bool = False,
+        before_migration: Callable[[migrations.Migration], None] | None = None,
+    ) -> Store:
         """Connect and (by default) apply pending migrations; StoreError when impossible.
 
         ``background_checkpoints`` (SQLite; for the one writer process): WAL checkpoints run
         on a thread of their own instead of inside commits (see :mod:`.checkpoint`).
+        ``before_migration`` is called before each migration that runs.
         """
         engine = engine_for(url, background_checkpoints=background_checkpoints)
         store = cls(engine)
         if migrate:
             try:
-                migrations.upgrade(engine)
+                migrations.upgrade(engine, before_migration)
             except SQLAlchemyError as exc:
                 engine.dispose()
                 raise StoreError(f"store: cannot open {_safe(url)}: {_first_line(exc)}") from None
@@ -374,36 +382,47 @@ class Transaction:
 
     def candidates(
         self,
-        keys: Sequence[str],
+        keys: Sequence[int],
         since: datetime | None,
         exclude_item: int,
         max_key_items: int = 200,
     ) -> dict[str, dict[int, int]]:
         """Items sharing keys with ``keys``, by key kind: {"b": {item id: keys shared}, ...}.
 
-        The kind is the key's prefix (``b`` LSH band, ``a`` anchor, ``p`` paragraph). Only items
-        stored at or after ``since`` (the dedup window) count. A key carried by more than
-        ``max_key_items`` items is a stock phrase and is ignored.
+        The kind is the key's (:func:`ingestd.dedup.keys.key_kind`: ``b`` LSH band, ``a``
+        anchor, ``p`` paragraph). Only items in the dedup window count: from the first item
+        fetched at or after ``since`` on, in storage order (ids follow the order items are
+        stored, so this is the window to within the few seconds an item waits to be stored). A
+        key carried by more than ``max_key_items`` items is a stock phrase and is ignored.
         """
-        holders: dict[str, list[int]] = {}
-        floor = int(since.timestamp()) if since is not None else 0
+        holders: dict[int, list[int]] = {}
+        window = ""
+        bound: tuple[Any, ...] = ()
+        if since is not None:
+            window = f" AND item_id >= ({_FIRST_ITEM_SINCE.format(self._markers(1))})"
+            bound = (self._when(since),)
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             statement = (
-                f"SELECT key, item_id FROM lsh_keys WHERE key IN ({self._markers(len(chunk))})"
-                f" AND at >= {self._markers(1)}"
+                f"SELECT key, item_id FROM dedup_keys WHERE key IN ({self._markers(len(chunk))})"
+                f"{window}"
             )  # sent as is: SQLAlchemy's expanding IN cost more than the lookup
-            for key, item_id in self.conn.exec_driver_sql(statement, (*chunk, floor)):
-                holders.setdefault(key, []).append(int(item_id))
+            for key, item_id in self.conn.exec_driver_sql(statement, (*chunk, *bound)):
+                holders.setdefault(int(key), []).append(int(item_id))
         counts: dict[str, dict[int, int]] = {}
         for key, found in holders.items():
             if len(found) > max_key_items:
                 continue
-            kind = counts.setdefault(key[0], {})  # "b12:…" → "b", "a:…" → "a", "p:…" → "p"
+            kind = counts.setdefault(key_kind(key), {})
             for item_id in found:
                 if item_id != exclude_item:
                     kind[item_id] = kind.get(item_id, 0) + 1
         return counts
+
+    def _when(self, moment: datetime) -> Any:
+        """``moment`` as the driver's parameter for a timestamp column (SQL sent as is)."""
+        process = _TIMESTAMP.bind_processor(self.conn.dialect)
+        return process(moment) if process is not None else moment
 
     def identity_candidates(
         self, values: Mapping[str, Sequence[str]], exclude_item: int
@@ -506,33 +525,31 @@ class Transaction:
         return dict(row._mapping)
 
     def prune_keys(self, before: datetime, batch_items: int = 500) -> int:
-        """Delete the keys of up to ``batch_items`` items stored before ``before``.
+        """Delete the keys of up to ``batch_items`` items stored before the first item fetched
+        at or after ``before`` (the window's start, as :meth:`candidates` bounds it).
 
         Returns how many items lost their keys (0 when nothing is left to prune). The items
         themselves stay; they are just no longer dedup candidates.
         """
-        old = (
-            select(lsh_keys.c.item_id)
-            .where(lsh_keys.c.at < int(before.timestamp()))
-            .group_by(lsh_keys.c.item_id)
-            .limit(batch_items)
-        )
-        ids = [int(value) for value in self.conn.execute(old).scalars()]
+        first = self.conn.execute(_FIRST_ITEM_AT, {"since": before}).scalar()
+        old = select(dedup_keys.c.item_id).distinct().order_by(dedup_keys.c.item_id)
+        if first is not None:
+            old = old.where(dedup_keys.c.item_id < first)
+        ids = [int(value) for value in self.conn.execute(old.limit(batch_items)).scalars()]
         if ids:
-            self.conn.execute(delete(lsh_keys).where(lsh_keys.c.item_id.in_(ids)))
+            self.conn.execute(delete(dedup_keys).where(dedup_keys.c.item_id.in_(ids)))
         return len(ids)
 
-    def insert_keys(self, item_id: int, keys: Iterable[str], at: datetime) -> None:
+    def insert_keys(self, item_id: int, keys: Iterable[int]) -> None:
         """Index an item under its dedup keys (one row per distinct key).
 
         Sent with the driver's executemany: this is the hottest write of an ingest, and
         SQLAlchemy's per-row parameter processing would cost more than the insert itself.
         """
-        stamp = int(at.timestamp())
-        rows = [(key, item_id, stamp) for key in dict.fromkeys(keys)]
+        rows = [(key, item_id) for key in dict.fromkeys(keys)]
         if not rows:
             return
-        statement = f"INSERT INTO lsh_keys (key, item_id, at) VALUES ({self._markers(3)})"
+        statement = f"INSERT INTO dedup_keys (key, item_id) VALUES ({self._markers(2)})"
         self.conn.exec_driver_sql(statement, rows)
 
     def _insert_new(self, table: Table) -> Any:
@@ -682,6 +699,15 @@ _FEEDS_BY_ID = (
     select(feeds).where(feeds.c.id.in_(bindparam("ids", expanding=True))).order_by(feeds.c.id)
 )
 _INSERT_POLL = insert(polls)
+_TIMESTAMP = UtcDateTime()
+# The first item fetched at or after a moment: where the dedup window starts, in storage order.
+_FIRST_ITEM_SINCE = "SELECT id FROM items WHERE fetched_at >= {} ORDER BY fetched_at, id LIMIT 1"
+_FIRST_ITEM_AT = (
+    select(items.c.id)
+    .where(items.c.fetched_at >= bindparam("since", type_=UtcDateTime()))
+    .order_by(items.c.fetched_at, items.c.id)
+    .limit(1)
+)
 _IDENTITY_COLUMNS = ("url_norm", "canonical_norm", "guid", "body_hash")
 _ITEMS_BY_ID = (
     _item_select().where(items.c.id.in_(bindparam("ids", expanding=True))).order_by(items.c.id)

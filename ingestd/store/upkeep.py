@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 
-from ingestd.store.schema import clusters, feeds, items, lsh_keys, polls, pruned_entries
+from ingestd.store.schema import clusters, dedup_keys, feeds, items, polls, pruned_entries
 from ingestd.store.store import Transaction
 
 PRUNE_ITEMS = 200  # items deleted per retention batch (singles)
@@ -249,7 +249,7 @@ def _delete_items(tx: Transaction, doomed: list[tuple[int, int, str]], now: date
             insert(pruned_entries),
             [{"feed_id": feed_id, "entry_key": key, "pruned_at": now} for key in keys],
         )
-    conn.execute(delete(lsh_keys).where(lsh_keys.c.item_id.in_(ids)))
+    conn.execute(delete(dedup_keys).where(dedup_keys.c.item_id.in_(ids)))
     conn.execute(delete(items).where(items.c.id.in_(ids)))
 
 
@@ -302,7 +302,7 @@ def problems(tx: Transaction, polls_complete: bool = True) -> list[str]:
     found += [f"item {i} has no cluster but role {r}" for i, r in loose]
     keyless = conn.execute(
         select(func.count())
-        .select_from(lsh_keys.outerjoin(items, items.c.id == lsh_keys.c.item_id))
+        .select_from(dedup_keys.outerjoin(items, items.c.id == dedup_keys.c.item_id))
         .where(items.c.id.is_(None))
     ).scalar()
     if keyless:
