@@ -26,6 +26,7 @@ Results go to stdout as text and, with ``--json``, as one JSON object.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -133,7 +134,8 @@ def time_new_items(
         insert_keys(tx, *args, **kwargs)
         keys_s[0] += time.perf_counter() - began
 
-    Transaction.insert_keys = timed_insert_keys  # type: ignore[method-assign]
+    Transaction.insert_keys = timed_insert_keys  # type: ignore[method-assign,assignment]
+    collections = _CollectionClock()
     paced_from = time.perf_counter()
     try:
         for index in range(-warmup, count):
@@ -160,6 +162,7 @@ def time_new_items(
             done = time.perf_counter()
             if index < 0:
                 checkpoint_s = store.checkpointer.busy_s if store.checkpointer else 0.0
+                collections.reset()
                 continue
             phases["signature"].append((signed - began) * 1000)
             phases["store_row_and_keys"].append((stored_row - signed + keys_s[0]) * 1000)
@@ -168,6 +171,7 @@ def time_new_items(
             clustered += outcome.cluster_id is not None
     finally:
         Transaction.insert_keys = insert_keys  # type: ignore[method-assign]
+        collections.close()
     if store.checkpointer:
         checkpoint_s = store.checkpointer.busy_s - checkpoint_s
     signature = phases["signature"]
@@ -178,6 +182,14 @@ def time_new_items(
         "expected_clustered": (count + 3) // 4,
         "signature_ms": _spread(signature),
         "lookup_insert_ms": _spread(write),
+        "lookup_insert_before_commit_ms": _spread(
+            [
+                a + b
+                for a, b in zip(
+                    phases["store_row_and_keys"], phases["lookup_verify_cluster"], strict=True
+                )
+            ]
+        ),
         "dedup_total_ms": _spread([a + b for a, b in zip(signature, write, strict=True)]),
         "phase_medians_ms": {name: _spread(values)["median"] for name, values in phases.items()},
         "phase_p99_ms": {name: _spread(values)["p99"] for name, values in phases.items()},
@@ -185,7 +197,38 @@ def time_new_items(
             [a + b for a, b in zip(signature, phases["lookup_verify_cluster"], strict=True)]
         ),
         "background_checkpoint_ms_per_item": round(checkpoint_s * 1000 / count, 3),
+        "gc_collections": collections.counts,
+        "gc_pause_ms": collections.pauses(),
     }
+
+
+class _CollectionClock:
+    """Python's garbage collections while it is installed: how many, by generation, and how
+    long each full (generation 2) one paused the process (a cause of a slow item)."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self._full: list[float] = []
+        self._began = 0.0
+        gc.callbacks.append(self._event)
+
+    def _event(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        self.counts[info["generation"]] += 1
+        if info["generation"] == 2:
+            self._full.append((time.perf_counter() - self._began) * 1000)
+
+    def reset(self) -> None:
+        self.counts, self._full = [0, 0, 0], []
+
+    def pauses(self) -> list[float]:
+        """Milliseconds of each full collection."""
+        return [round(value, 2) for value in self._full]
+
+    def close(self) -> None:
+        gc.callbacks.remove(self._event)
 
 
 def _spread(values: list[float]) -> dict[str, float]:
