@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ingestd import __version__
+from ingestd.dedup.keys import MAX_BANDS
 from ingestd.errors import ConfigError
 
 CONFIG_ENV = "INGESTD_CONFIG"
@@ -380,7 +381,7 @@ def _dedup(section: _Section) -> DedupSettings:
     d = DedupSettings()
     section.check_keys({f.name for f in fields(DedupSettings)})
     num_perm = section.get("num_perm", d.num_perm, _integer(16, 1024))
-    bands = section.get("bands", d.bands, _integer(1, 1024))
+    bands = section.get("bands", d.bands, _integer(1, MAX_BANDS))  # each band has a key tag
     if num_perm % bands:
         raise section.error("dedup.bands", f"must divide num_perm ({num_perm}), got {bands}")
     return DedupSettings(

@@ -269,6 +269,7 @@ def test_absolute_file_and_http_urls_are_kept_trimmed(tmp_path: Path) -> None:
         ('[database]\nurl = "ingestd.sqlite3"', "database.url"),
         ("[dedup]\nnum_perm = 128\nbands = 30", "dedup.bands"),
         ("[dedup]\nbands = 3", "dedup.bands"),
+        ("[dedup]\nnum_perm = 256\nbands = 128", "dedup.bands"),  # 126 at most: key tags
     ],
 )
 def test_every_invalid_value_is_a_config_error_naming_file_and_key(
