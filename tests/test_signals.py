@@ -139,9 +139,13 @@ def test_the_daemon_under_systemd(tmp_path: Path, notify_socket: tuple[socket.so
     daemon = _start(config, state, tmp_path, env)
     daemon.notify = sock
     try:
-        daemon.messages(lambda m: m.startswith("READY=1"))
+        starting = daemon.messages(lambda m: m.startswith("READY=1"))
         store = Store.open(f"sqlite:///{state}/ingestd.sqlite3", migrate=False)
         assert store.schema_version() == HEAD  # READY came after the migrations
+        # and each migration asked systemd first to extend the start timeout
+        extended = [m for m in starting if m.startswith("EXTEND_TIMEOUT_USEC=")]
+        assert len(extended) == HEAD, starting
+        assert f"STATUS=applying schema migration {HEAD}:" in extended[-1]
         store.close()
         seen = daemon.messages(lambda m: "14 new" in m)
         assert seen[-1].startswith("STATUS=last pass") and "4 feeds polled" in seen[-1]
