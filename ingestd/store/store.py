@@ -390,24 +390,21 @@ class Transaction:
         """Items sharing keys with ``keys``, by key kind: {"b": {item id: keys shared}, ...}.
 
         The kind is the key's (:func:`ingestd.dedup.keys.key_kind`: ``b`` LSH band, ``a``
-        anchor, ``p`` paragraph). Only items in the dedup window count: from the first item
-        fetched at or after ``since`` on, in storage order (ids follow the order items are
-        stored, so this is the window to within the few seconds an item waits to be stored). A
-        key carried by more than ``max_key_items`` items is a stock phrase and is ignored.
+        anchor, ``p`` paragraph). Only items in the dedup window count: from
+        :meth:`first_item_since` ``since`` on (every item when ``since`` is None). A key carried
+        by more than ``max_key_items`` items is a stock phrase and is ignored.
         """
         holders: dict[int, list[int]] = {}
-        window = ""
-        bound: tuple[Any, ...] = ()
-        if since is not None:
-            window = f" AND item_id >= ({_FIRST_ITEM_SINCE.format(self._markers(1))})"
-            bound = (self._when(since),)
+        floor = 0 if since is None else self.first_item_since(since)
+        if floor is None or not keys:
+            return {}  # no item in the window
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             statement = (
                 f"SELECT key, item_id FROM dedup_keys WHERE key IN ({self._markers(len(chunk))})"
-                f"{window}"
+                f" AND item_id >= {self._markers(1)}"
             )  # sent as is: SQLAlchemy's expanding IN cost more than the lookup
-            for key, item_id in self.conn.exec_driver_sql(statement, (*chunk, *bound)):
+            for key, item_id in self.conn.exec_driver_sql(statement, (*chunk, floor)):
                 holders.setdefault(int(key), []).append(int(item_id))
         counts: dict[str, dict[int, int]] = {}
         for key, found in holders.items():
@@ -419,10 +416,22 @@ class Transaction:
                     kind[item_id] = kind.get(item_id, 0) + 1
         return counts
 
-    def _when(self, moment: datetime) -> Any:
-        """``moment`` as the driver's parameter for a timestamp column (SQL sent as is)."""
+    def first_item_since(self, moment: datetime) -> int | None:
+        """The id of the first item fetched at or after ``moment`` (None: there is none).
+
+        Where the dedup window starts, in storage order: ids follow the order items are stored,
+        so every later id is in the window, to within the seconds an item waits to be stored.
+        Sent as is (it runs for every new item); the moment goes through the column type's own
+        conversion.
+        """
         process = _TIMESTAMP.bind_processor(self.conn.dialect)
-        return process(moment) if process is not None else moment
+        statement = (
+            f"SELECT id FROM items WHERE fetched_at >= {self._markers(1)}"
+            " ORDER BY fetched_at, id LIMIT 1"
+        )
+        found = self.conn.exec_driver_sql(statement, (process(moment) if process else moment,))
+        value = found.scalar()
+        return None if value is None else int(value)
 
     def identity_candidates(
         self, values: Mapping[str, Sequence[str]], exclude_item: int
@@ -525,13 +534,13 @@ class Transaction:
         return dict(row._mapping)
 
     def prune_keys(self, before: datetime, batch_items: int = 500) -> int:
-        """Delete the keys of up to ``batch_items`` items stored before the first item fetched
-        at or after ``before`` (the window's start, as :meth:`candidates` bounds it).
+        """Delete the keys of up to ``batch_items`` items stored before
+        :meth:`first_item_since` ``before`` (the window's start, as :meth:`candidates` bounds it).
 
         Returns how many items lost their keys (0 when nothing is left to prune). The items
         themselves stay; they are just no longer dedup candidates.
         """
-        first = self.conn.execute(_FIRST_ITEM_AT, {"since": before}).scalar()
+        first = self.first_item_since(before)
         old = select(dedup_keys.c.item_id).distinct().order_by(dedup_keys.c.item_id)
         if first is not None:
             old = old.where(dedup_keys.c.item_id < first)
@@ -700,14 +709,6 @@ _FEEDS_BY_ID = (
 )
 _INSERT_POLL = insert(polls)
 _TIMESTAMP = UtcDateTime()
-# The first item fetched at or after a moment: where the dedup window starts, in storage order.
-_FIRST_ITEM_SINCE = "SELECT id FROM items WHERE fetched_at >= {} ORDER BY fetched_at, id LIMIT 1"
-_FIRST_ITEM_AT = (
-    select(items.c.id)
-    .where(items.c.fetched_at >= bindparam("since", type_=UtcDateTime()))
-    .order_by(items.c.fetched_at, items.c.id)
-    .limit(1)
-)
 _IDENTITY_COLUMNS = ("url_norm", "canonical_norm", "guid", "body_hash")
 _ITEMS_BY_ID = (
     _item_select().where(items.c.id.in_(bindparam("ids", expanding=True))).order_by(items.c.id)
