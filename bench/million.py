@@ -2,9 +2,9 @@
 
 1. **Fill** (once; reused with ``--database``): a SQLite store with ``--items`` generated articles
    (the Zipf prose of :mod:`dedup_cost`, 300-600 words each), every one with its real signature
-   and keys, made by ``--jobs`` processes and written in large transactions. It runs at
-   ~190 items/s on this 2-core machine: 600,000 took 54 minutes and 9.3 GB; a million needs
-   ~90 minutes and ~16 GB of disk.
+   and keys, made by ``--jobs`` processes and written in large transactions. On this 2-core
+   machine a million items took 16 minutes on a fast day and 55 on a slow one (integer keys,
+   see ``RESULTS.md``), and ~10 GB of disk.
 2. **Per new item** (in this process, on that store): ``--new`` articles, a quarter of them
    excerpts of stored ones. Timed separately: the signature (normalise + shingles + MinHash,
    which ingestd computes in its process pool) and *lookup + insert*: storing the item and its
