@@ -609,6 +609,22 @@ def test_stock_keys_carried_by_too_many_items_are_ignored(store: Store) -> None:
     assert lenient == {"a": {ids[0]: 2, ids[1]: 2, ids[2]: 1}}
 
 
+def test_a_lookup_counts_other_items_only(store: Store) -> None:
+    """The new item's own keys are stored before its lookup: they are neither returned nor
+    counted towards a stock key's holders."""
+    (a, *_rest) = add_feeds(store)
+    shared, own = anchor_key(0x5706), anchor_key(0x0001)
+    with store.transaction() as tx:
+        ids = [tx.insert_item(new_item(a, f"e{n}")) for n in range(3)]
+        for item_id in ids:
+            tx.insert_keys(item_id, [shared])
+        tx.insert_keys(ids[2], [own])
+
+        found = tx.candidates([shared, own], None, exclude_item=ids[2], max_key_items=2)
+
+    assert found == {"a": {ids[0]: 1, ids[1]: 1}}
+
+
 def test_candidates_handle_more_keys_than_one_query_chunk(store: Store) -> None:
     (a, *_rest) = add_feeds(store)
     keys = [anchor_key(n) for n in range(1200)]

@@ -392,7 +392,7 @@ class Transaction:
         The kind is the key's (:func:`ingestd.dedup.keys.key_kind`: ``b`` LSH band, ``a``
         anchor, ``p`` paragraph). Only items in the dedup window count: from
         :meth:`first_item_since` ``since`` on (every item when ``since`` is None). A key carried
-        by more than ``max_key_items`` items is a stock phrase and is ignored.
+        by more than ``max_key_items`` other items is a stock phrase and is ignored.
         """
         holders: dict[int, list[int]] = {}
         window, bound = "", []
@@ -402,9 +402,12 @@ class Transaction:
             chunk = list(keys[start : start + 500])
             statement = (
                 f"SELECT key, item_id FROM dedup_keys WHERE key IN ({self._markers(len(chunk))})"
-                f"{window}"
+                f" AND item_id != {self._markers(1)}{window}"
             )  # sent as is: SQLAlchemy's expanding IN cost more than the lookup
-            for key, item_id in self.conn.exec_driver_sql(statement, (*chunk, *bound)):
+            # The item's own rows are left in the database: its keys are stored before the
+            # lookup, and reading them back was most of the rows a lookup returned.
+            rows = self.conn.exec_driver_sql(statement, (*chunk, exclude_item, *bound)).all()
+            for key, item_id in rows:
                 holders.setdefault(int(key), []).append(int(item_id))
         counts: dict[str, dict[int, int]] = {}
         for key, found in holders.items():
@@ -412,8 +415,7 @@ class Transaction:
                 continue
             kind = counts.setdefault(key_kind(key), {})
             for item_id in found:
-                if item_id != exclude_item:
-                    kind[item_id] = kind.get(item_id, 0) + 1
+                kind[item_id] = kind.get(item_id, 0) + 1
         return counts
 
     def first_item_since(self, moment: datetime) -> int | None:
