@@ -405,7 +405,7 @@ class Transaction:
                 f" AND item_id != {self._markers(1)}{window}"
             )  # sent as is: SQLAlchemy's expanding IN cost more than the lookup
             # The item's own rows are left in the database: its keys are stored before the
-            # lookup, and reading them back was most of the rows a lookup returned.
+            # lookup, and reading them back was half or more of the rows a lookup returned.
             rows = self.conn.exec_driver_sql(statement, (*chunk, exclude_item, *bound)).all()
             for key, item_id in rows:
                 holders.setdefault(int(key), []).append(int(item_id))
