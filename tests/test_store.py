@@ -592,13 +592,19 @@ def test_candidates_are_bounded_by_the_window(store: Store) -> None:
     assert after_all == {}  # no item fetched since then: nothing is in the window
 
 
+def _three_items_sharing(tx: Transaction, feed_id: int, key: int) -> list[int]:
+    """Three new items of one feed, each indexed under ``key``; their ids."""
+    ids = [tx.insert_item(new_item(feed_id, f"e{n}")) for n in range(3)]
+    for item_id in ids:
+        tx.insert_keys(item_id, [key])
+    return ids
+
+
 def test_stock_keys_carried_by_too_many_items_are_ignored(store: Store) -> None:
     (a, *_rest) = add_feeds(store)
     stock, rare = anchor_key(0x5706), anchor_key(0x0001)
     with store.transaction() as tx:
-        ids = [tx.insert_item(new_item(a, f"e{n}")) for n in range(3)]
-        for item_id in ids:
-            tx.insert_keys(item_id, [stock])
+        ids = _three_items_sharing(tx, a, stock)
         tx.insert_keys(ids[0], [rare])
         tx.insert_keys(ids[1], [rare])
 
@@ -615,9 +621,7 @@ def test_a_lookup_counts_other_items_only(store: Store) -> None:
     (a, *_rest) = add_feeds(store)
     shared, own = anchor_key(0x5706), anchor_key(0x0001)
     with store.transaction() as tx:
-        ids = [tx.insert_item(new_item(a, f"e{n}")) for n in range(3)]
-        for item_id in ids:
-            tx.insert_keys(item_id, [shared])
+        ids = _three_items_sharing(tx, a, shared)
         tx.insert_keys(ids[2], [own])
 
         found = tx.candidates([shared, own], None, exclude_item=ids[2], max_key_items=2)
