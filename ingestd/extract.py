@@ -12,12 +12,17 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import trafilatura
+from trafilatura.settings import DEFAULT_CONFIG
+from trafilatura.utils import load_html
 
 from ingestd.model import Article, ExtractFailed
+from ingestd.pagemeta import page_metadata
 
 MIN_TEXT_CHARS = 40  # below this an extraction is treated as empty
 _BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr")
 _SPACES = re.compile(r"[ \t\u00a0]+")
+_DATE_PARAMS = {"extensive_search": False, "original_date": True}  # htmldate: the page's own date
+_MAX_PAGE_BYTES = DEFAULT_CONFIG.getint("DEFAULT", "MAX_FILE_SIZE")  # trafilatura's own limit
 
 
 def extract_article(
@@ -28,18 +33,26 @@ def extract_article(
     ``favor`` is ``"precision"``, ``"recall"`` or ``"balanced"``. Paragraphs in ``text`` are
     separated by single newlines. Returns :class:`ExtractFailed` with a reason when there is no
     usable text.
+
+    The page is parsed once. Its title, canonical URL, date and site name come from
+    :func:`ingestd.pagemeta.page_metadata` (trafilatura's own rules for those four fields, without
+    its author, category, tag and licence searches); the text from trafilatura's
+    ``bare_extraction`` on a copy of the parsed tree, as ``with_metadata=True`` would give it.
     """
     if not html or not html.strip():
         return ExtractFailed("empty page")
     try:
+        tree = load_html(html, _MAX_PAGE_BYTES)
+        if tree is None:
+            return ExtractFailed("no article text found in the page")
+        meta = page_metadata(tree, url, _DATE_PARAMS)
         doc = trafilatura.bare_extraction(
-            html,
+            tree,
             url=url,
-            with_metadata=True,
             include_comments=False,
             favor_precision=favor == "precision",
             favor_recall=favor == "recall",
-            date_extraction_params={"extensive_search": False, "original_date": True},
+            date_extraction_params=_DATE_PARAMS,
         )
     except Exception as exc:  # trafilatura raises a variety of lxml/parser errors on bad HTML
         return ExtractFailed(f"extraction failed: {type(exc).__name__}: {exc}")
@@ -50,10 +63,10 @@ def extract_article(
         return ExtractFailed(f"extracted text too short ({len(text)} characters)")
     return Article(
         text=text,
-        title=str(getattr(doc, "title", "") or "").strip(),
-        canonical_url=_absolute(getattr(doc, "url", None), url),
-        published=_date(getattr(doc, "date", None)),
-        site_name=str(getattr(doc, "sitename", "") or "").strip() or None,
+        title=(meta.title or "").strip(),
+        canonical_url=_absolute(meta.url, url),
+        published=_date(meta.date),
+        site_name=(meta.sitename or "").strip() or None,
     )
 
 
