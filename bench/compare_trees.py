@@ -53,6 +53,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=BENCH / "out" / "compare_trees")
     args = parser.parse_args()
     trees = {"A": args.a.resolve(), "B": args.b.resolve()}
+    for tree in trees.values():
+        throughput.compile_sources(tree)  # both as installed: no compiling in a timed pass
     world, _, folder = replay.prepare(args.pages, 1, args.out)
     first: dict[str, list[float]] = {name: [] for name in trees}
     second: dict[str, list[float]] = {name: [] for name in trees}
