@@ -22,6 +22,7 @@ MIN_TEXT_CHARS = 40  # below this an extraction is treated as empty
 _BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _DATE_PARAMS = {"extensive_search": False, "original_date": True}  # htmldate: the page's own date
+_NO_TEXT = "no article text found in the page"
 _MAX_PAGE_BYTES = DEFAULT_CONFIG.getint("DEFAULT", "MAX_FILE_SIZE")  # trafilatura's own limit
 
 
@@ -44,7 +45,7 @@ def extract_article(
     try:
         tree = load_html(html, _MAX_PAGE_BYTES)
         if tree is None:
-            return ExtractFailed("no article text found in the page")
+            return ExtractFailed(_NO_TEXT)
         meta = page_metadata(tree, url, _DATE_PARAMS)
         doc = trafilatura.bare_extraction(
             tree,
@@ -52,12 +53,11 @@ def extract_article(
             include_comments=False,
             favor_precision=favor == "precision",
             favor_recall=favor == "recall",
-            date_extraction_params=_DATE_PARAMS,
         )
     except Exception as exc:  # trafilatura raises a variety of lxml/parser errors on bad HTML
         return ExtractFailed(f"extraction failed: {type(exc).__name__}: {exc}")
     if doc is None:
-        return ExtractFailed("no article text found in the page")
+        return ExtractFailed(_NO_TEXT)
     text = _tidy(str(getattr(doc, "text", "") or ""))
     if len(text) < MIN_TEXT_CHARS:
         return ExtractFailed(f"extracted text too short ({len(text)} characters)")

@@ -17,7 +17,7 @@ import trafilatura
 from trafilatura.metadata import extract_metadata
 from trafilatura.utils import load_html
 
-from ingestd.extract import MIN_TEXT_CHARS, _absolute, _tidy, extract_article
+from ingestd.extract import MIN_TEXT_CHARS, _absolute, _date, _tidy, extract_article
 from ingestd.model import Article, ExtractFailed
 from ingestd.pagemeta import page_metadata
 
@@ -95,15 +95,11 @@ def _reference(html: bytes | str, url: str) -> Article | ExtractFailed:
     text = _tidy(str(doc.text or ""))
     if len(text) < MIN_TEXT_CHARS:
         return ExtractFailed(f"extracted text too short ({len(text)} characters)")
-    published = None
-    if doc.date:
-        parsed = datetime.fromisoformat(doc.date)
-        published = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
     return Article(
         text=text,
         title=str(doc.title or "").strip(),
         canonical_url=_absolute(doc.url, url),
-        published=published,
+        published=_date(doc.date),
         site_name=str(doc.sitename or "").strip() or None,
     )
 
