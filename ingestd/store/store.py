@@ -23,6 +23,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -360,10 +361,9 @@ class Transaction:
         found: set[str] = set()
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            for query in (_STORED_ENTRIES, _PRUNED_ENTRIES):
-                found.update(
-                    self.conn.execute(query, {"feed_id": feed_id, "keys": chunk}).scalars()
-                )
+            found.update(
+                self.conn.execute(_KNOWN_ENTRIES, {"feed_id": feed_id, "keys": chunk}).scalars()
+            )
         return found
 
     def items_matching(
@@ -698,13 +698,16 @@ _RECENT_POLLS = (
     .order_by(polls.c.started_at.desc(), polls.c.id.desc())
     .limit(bindparam("n"))
 )
-_STORED_ENTRIES = select(items.c.entry_key).where(
-    items.c.feed_id == bindparam("feed_id"),
-    items.c.entry_key.in_(bindparam("keys", expanding=True)),
-)
-_PRUNED_ENTRIES = select(pruned_entries.c.entry_key).where(
-    pruned_entries.c.feed_id == bindparam("feed_id"),
-    pruned_entries.c.entry_key.in_(bindparam("keys", expanding=True)),
+# An entry is known when it is stored or retention pruned it (its tombstone): one statement.
+_KNOWN_ENTRIES = union_all(
+    select(items.c.entry_key).where(
+        items.c.feed_id == bindparam("feed_id"),
+        items.c.entry_key.in_(bindparam("keys", expanding=True)),
+    ),
+    select(pruned_entries.c.entry_key).where(
+        pruned_entries.c.feed_id == bindparam("feed_id"),
+        pruned_entries.c.entry_key.in_(bindparam("keys", expanding=True)),
+    ),
 )
 _LEASE = (
     update(feeds)
