@@ -339,19 +339,20 @@ def proxy_stats(log_path: Path, labels: dict[str, dict[str, Any]]) -> dict[str, 
     }
 
 
-def _extract_body(job: tuple[bytes, str, str]) -> int:
+def _extract_body(job: tuple[bytes, str, str, bool]) -> int:
     from ingestd.extract import extract_article
 
     article = extract_article(*job)
     return len(getattr(article, "text", ""))
 
 
-def baseline(world: replay.World, favor: str = "balanced") -> dict[str, Any]:
-    """The ceiling: ingestd's extraction (trafilatura, ``favor``) alone on every served page,
-    one process per core."""
+def baseline(world: replay.World, favor: str = "balanced", fast: bool = False) -> dict[str, Any]:
+    """The ceiling: ingestd's extraction (trafilatura, ``favor``, ``fast``) alone on every
+    served page, one process per core."""
     from concurrent.futures import ProcessPoolExecutor
 
-    bodies = [(world.resources[replay.route_key(url)].body, url, favor) for url in world.labels]
+    bodies = [(world.resources[replay.route_key(url)].body, url, favor, fast)
+              for url in world.labels]
     clock = time.perf_counter()
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(_extract_body, bodies, chunksize=4))
@@ -397,7 +398,7 @@ def machine() -> dict[str, Any]:
 
 def run(pages: int | None, seed: int, out: Path | None, workers: int,
         with_baseline: bool = False, http: dict[str, object] | None = None,
-        favor: str = "balanced") -> dict[str, Any]:
+        favor: str = "balanced", fast: bool = False) -> dict[str, Any]:
     source_before = source_fingerprint()
     build_clock = time.perf_counter()
     world, _, folder = replay.prepare(pages, seed, out)
@@ -406,7 +407,7 @@ def run(pages: int | None, seed: int, out: Path | None, workers: int,
     log_path = folder / "proxy-log.jsonl"
     with replay.ReplayProxy(world, log_path) as proxy:
         config = replay.write_config(world, proxy.url, state, folder / "ingestd.toml", workers,
-                                     extra_http=http, favor=favor)
+                                     extra_http=http, favor=favor, fast=fast)
         load_before = [round(x, 2) for x in os.getloadavg()]
         own = resource.getrusage(resource.RUSAGE_SELF)
         cpu: dict[str, Any] = {}
@@ -454,10 +455,11 @@ def run(pages: int | None, seed: int, out: Path | None, workers: int,
         "loadavg_before": load_before,
         "proxy": traffic, "machine": machine(), "source": source_before,
         "source_changed_during_run": source_fingerprint() != source_before,
-        "http_settings": {**http_defaults(), **(http or {})}, "favor": favor, **scores,
+        "http_settings": {**http_defaults(), **(http or {})}, "favor": favor, "fast": fast,
+        **scores,
     }
     if with_baseline:
-        result["baseline_extraction"] = baseline(world, favor)
+        result["baseline_extraction"] = baseline(world, favor, fast)
     (folder / "result.json").write_text(json.dumps(result, indent=1, ensure_ascii=False), "utf-8")
     return result
 
@@ -544,10 +546,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time trafilatura alone on the same pages (the CPU ceiling)")
     parser.add_argument("--favor", choices=("precision", "balanced", "recall"),
                         default="balanced", help="write [extract] favor (default: balanced)")
+    parser.add_argument("--fast", action="store_true",
+                        help="write [extract] fast = true (no fallback extractors)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
     http = {"min_host_gap_s": args.min_host_gap} if args.min_host_gap is not None else None
-    result = run(args.pages, args.seed, args.out, args.workers, args.baseline, http, args.favor)
+    result = run(args.pages, args.seed, args.out, args.workers, args.baseline, http, args.favor,
+                 args.fast)
     print(json.dumps(result, ensure_ascii=False) if args.json else report(result))
     return 0
 

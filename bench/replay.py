@@ -882,7 +882,7 @@ def _toml_string(value: str) -> str:
 
 def write_config(world: World, proxy_url: str, state_dir: Path, path: Path,
                  workers: int = 0, extra_http: dict[str, object] | None = None,
-                 favor: str = "balanced") -> Path:
+                 favor: str = "balanced", fast: bool = False) -> Path:
     """A config with the proxy, a fresh SQLite database under ``state_dir``, and every feed."""
     state_dir.mkdir(parents=True, exist_ok=True)
     database = state_dir / "ingestd.sqlite3"
@@ -896,7 +896,8 @@ def write_config(world: World, proxy_url: str, state_dir: Path, path: Path,
     ]
     for key, value in (extra_http or {}).items():
         lines.append(f"{key} = {json.dumps(value)}")
-    lines += ["", "[extract]", f"workers = {workers}", f"favor = {_toml_string(favor)}", ""]
+    lines += ["", "[extract]", f"workers = {workers}", f"favor = {_toml_string(favor)}",
+              f"fast = {'true' if fast else 'false'}", ""]
     for feed in world.feeds:
         lines += ["[[feeds]]", f"url = {_toml_string(feed.url)}",
                   f"name = {_toml_string(feed.name)}", ""]

@@ -78,6 +78,7 @@ class ExtractSettings:
     favor: str = "balanced"  # "precision", "recall" or "balanced" (trafilatura's modes)
     workers: int = 0  # processes for parsing and extraction; 0 = one per core
     max_entries: int = 200  # entries taken from one feed document per poll (the first ones)
+    fast: bool = False  # True: skip trafilatura's fallback extractors (readability, jusText)
 
 
 @dataclass(frozen=True)
@@ -421,6 +422,7 @@ def _extract(section: _Section) -> ExtractSettings:
     return ExtractSettings(
         fetch_pages=section.get("fetch_pages", d.fetch_pages, _boolean),
         favor=section.get("favor", d.favor, _choice("precision", "balanced", "recall")),
+        fast=section.get("fast", d.fast, _boolean),
         workers=section.get("workers", d.workers, _integer(0, 256)),
         max_entries=section.get("max_entries", d.max_entries, _integer(1, 100_000)),
     )

@@ -27,11 +27,12 @@ _MAX_PAGE_BYTES = DEFAULT_CONFIG.getint("DEFAULT", "MAX_FILE_SIZE")  # trafilatu
 
 
 def extract_article(
-    html: bytes | str, url: str, favor: str = "balanced"
+    html: bytes | str, url: str, favor: str = "balanced", fast: bool = False
 ) -> Article | ExtractFailed:
     """Extract the main text and metadata of the page at ``url``.
 
-    ``favor`` is ``"precision"``, ``"recall"`` or ``"balanced"``. Paragraphs in ``text`` are
+    ``favor`` is ``"precision"``, ``"recall"`` or ``"balanced"``; ``fast`` skips trafilatura's
+    comparison with its fallback extractors (readability, jusText). Paragraphs in ``text`` are
     separated by single newlines. Returns :class:`ExtractFailed` with a reason when there is no
     usable text.
 
@@ -53,6 +54,7 @@ def extract_article(
             include_comments=False,
             favor_precision=favor == "precision",
             favor_recall=favor == "recall",
+            fast=fast,
         )
     except Exception as exc:  # trafilatura raises a variety of lxml/parser errors on bad HTML
         return ExtractFailed(f"extraction failed: {type(exc).__name__}: {exc}")

@@ -390,8 +390,9 @@ class Pipeline:
                 fetcher, "page", url, feed, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
             )
             if isinstance(page, Fetched):
+                extract = self.settings.extract
                 prepared = await self.cpu(
-                    work.page_job, page.body, page.url, self.settings.extract.favor, self.params
+                    work.page_job, page.body, page.url, extract.favor, extract.fast, self.params
                 )
                 if not isinstance(prepared, ExtractFailed):
                     return entries.Ready(entry, key, prepared[0], prepared[1], page.url)

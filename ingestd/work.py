@@ -22,12 +22,13 @@ def parse_job(body: bytes, url: str, content_type: str | None) -> ParsedFeed | P
     return parse_feed(body, url, content_type)
 
 
-def page_job(html: bytes, url: str, favor: str, params: SignatureParams) -> Prepared:
-    """Extract the article of a fetched page and compute its signature."""
+def page_job(html: bytes, url: str, favor: str, fast: bool, params: SignatureParams) -> Prepared:
+    """Extract the article of a fetched page (trafilatura's ``favor`` mode, ``fast`` or not)
+    and compute its signature."""
     from ingestd.dedup.signature import make_signature
     from ingestd.extract import extract_article
 
-    article = extract_article(html, url, favor)
+    article = extract_article(html, url, favor, fast)
     if isinstance(article, ExtractFailed):
         return article
     return article, make_signature(article.text, article.title, params)

@@ -100,6 +100,7 @@ def test_every_section_is_read(tmp_path: Path) -> None:
         [extract]
         fetch_pages = false
         favor = "precision"
+        fast = true
         workers = 2
         [[feeds]]
         url = "https://news.example/feed.xml"
@@ -120,7 +121,7 @@ def test_every_section_is_read(tmp_path: Path) -> None:
     dedup = settings.dedup
     assert (dedup.num_perm, dedup.bands, dedup.window_days) == (64, 16, 3.0)
     assert settings.schedule == ScheduleSettings(600.0, 300.0, 86400.0)
-    assert settings.extract == ExtractSettings(False, "precision", 2)
+    assert settings.extract == ExtractSettings(False, "precision", 2, fast=True)
     assert settings.feeds == (FeedConfig("https://news.example/feed.xml", "News", 7200.0, False),)
 
 
@@ -254,6 +255,7 @@ def test_absolute_file_and_http_urls_are_kept_trimmed(tmp_path: Path) -> None:
         ("[dedup]\nshingle_words = 0", "dedup.shingle_words"),
         ("[extract]\nworkers = -1", "extract.workers"),
         ('[extract]\nfavor = "speed"', "extract.favor"),
+        ('[extract]\nfast = "yes"', "extract.fast"),
         ('[http]\nproxy = "ftp://proxy.example"', "http.proxy"),
         ('[schedule]\ndefault_interval = "soon"', "schedule.default_interval"),
         ('[schedule]\nmin_interval = "2d"\nmax_interval = "1d"', "schedule.min_interval"),
