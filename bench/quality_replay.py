@@ -398,10 +398,11 @@ def machine() -> dict[str, Any]:
 
 def run(pages: int | None, seed: int, out: Path | None, workers: int,
         with_baseline: bool = False, http: dict[str, object] | None = None,
-        favor: str = "balanced", fast: bool = False) -> dict[str, Any]:
+        favor: str = "balanced", fast: bool = False,
+        copies: float = replay.COPY_SHARE) -> dict[str, Any]:
     source_before = source_fingerprint()
     build_clock = time.perf_counter()
-    world, _, folder = replay.prepare(pages, seed, out)
+    world, _, folder = replay.prepare(pages, seed, out, copy_share=copies)
     build_s = time.perf_counter() - build_clock
     state = folder / "state"
     log_path = folder / "proxy-log.jsonl"
@@ -548,11 +549,13 @@ def main(argv: list[str] | None = None) -> int:
                         default="balanced", help="write [extract] favor (default: balanced)")
     parser.add_argument("--fast", action="store_true",
                         help="write [extract] fast = true (no fallback extractors)")
+    parser.add_argument("--copies", type=float, default=replay.COPY_SHARE, metavar="R",
+                        help="republished copies per original (1.5: ~1,000 pages)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
     http = {"min_host_gap_s": args.min_host_gap} if args.min_host_gap is not None else None
     result = run(args.pages, args.seed, args.out, args.workers, args.baseline, http, args.favor,
-                 args.fast)
+                 args.fast, args.copies)
     print(json.dumps(result, ensure_ascii=False) if args.json else report(result))
     return 0
 

@@ -56,7 +56,7 @@ BENCH_OUT = REPO / "bench" / "out"
 CORPUS_ENV = "INGESTD_CORPUS"
 MIN_WORDS = 150
 MIN_DISTINCT_WORDS = 60  # below this the "text" is repeated junk (e.g. PHP warnings only)
-COPY_SHARE = 0.30  # share of originals that get a republished copy
+COPY_SHARE = 0.30  # copies per original (0.3: 30% of originals get one; 1.5: all one, half two)
 BEFORE_SHARE = 0.30  # share of copies whose feed is listed before their original's feed
 NO_DATE_SHARE = 0.30  # share of signalled copies (not no_signal) without a pubDate
 MIN_FEEDS = 50
@@ -641,19 +641,29 @@ def build_world(
         key_of[rep_feeds[outlet.index].url] = float(len(shuffled) + i)
     tag_feeds: list[FeedSpec] = []
 
-    # Copies: a seeded share of the originals, patterns dealt out in turn.
+    # Copies: a seeded share of the originals, patterns dealt out in turn. Above one copy per
+    # original, every original is copied once, then a seeded share of them again, and so on.
     candidates = [p for p in pages if p.file not in real_copy_of]
-    copied = rng.sample(candidates, min(n_copies, len(candidates))) if n_copies else []
+    copied: list[Page] = []
+    while candidates and len(copied) < n_copies:
+        copied += rng.sample(candidates, min(n_copies - len(copied), len(candidates)))
     copied.sort(key=lambda p: p.file)
+    copy_number: dict[str, int] = defaultdict(int)
     patterns = [PATTERNS[i % len(PATTERNS)] for i in range(n_copies)]
     rng.shuffle(patterns)
     first = set(rng.sample(range(len(copied)), round(before_share * len(copied))))
     for number, (page, pattern) in enumerate(zip(copied, patterns, strict=False)):
         own_key = key_of[feed_of[page.url]]
+        copy_number[page.story] += 1
+        # The story's first copy keeps the plain name, so worlds of one copy at most are
+        # unchanged; a second copy may land on the same outlet.
+        name = f"{_slug(page.headline)}-{page.story[1:]}"
+        if copy_number[page.story] > 1:
+            name += f"-{copy_number[page.story]}"
         later = [o for o in outlets if key_of[rep_feeds[o.index].url] > own_key]
         if number in first or not later:
             outlet = rng.choice(outlets)
-            tag = f"{outlet.base}/tag/{_slug(page.headline)}-{page.story[1:]}/feed.xml"
+            tag = f"{outlet.base}/tag/{name}/feed.xml"
             feed = FeedSpec(tag, f"{outlet.name}: tag {page.story[1:]}", "republisher",
                             outlet.base + "/")
             key_of[tag] = rng.uniform(0, own_key) - 0.25
@@ -661,7 +671,7 @@ def build_world(
         else:
             outlet = rng.choice(later)
             feed = rep_feeds[outlet.index]
-        url = f"{outlet.base}/stories/{_slug(page.headline)}-{page.story[1:]}.html"
+        url = f"{outlet.base}/stories/{name}.html"
         delay = timedelta(minutes=rng.randrange(60, 72 * 60))
         copy_when: datetime | None = published[page.url] + delay
         if pattern != "no_signal" and rng.random() < NO_DATE_SHARE:
@@ -908,14 +918,15 @@ def write_config(world: World, proxy_url: str, state_dir: Path, path: Path,
 
 def prepare(
     pages: int | None = None, seed: int = 1, out: Path | None = None, min_words: int = MIN_WORDS,
-    now: datetime | None = None,
+    now: datetime | None = None, copy_share: float = COPY_SHARE,
 ) -> tuple[World, Path, Path]:
     """Build the world for the CLI and the benchmarks; returns (world, corpus, out dir)."""
     corpus = corpus_dir()
     chosen, skipped = load_pages(corpus, pages, seed, min_words)
-    world = build_world(chosen, seed, skipped, now=now)
+    world = build_world(chosen, seed, skipped, now=now, copy_share=copy_share)
     load_original_bodies(world, corpus)
-    target = out or BENCH_OUT / f"replay-{pages or 'all'}-s{seed}"
+    copies = "" if copy_share == COPY_SHARE else f"-c{copy_share:g}"
+    target = out or BENCH_OUT / f"replay-{pages or 'all'}-s{seed}{copies}"
     write_world(world, target)
     return world, corpus, target
 
@@ -931,8 +942,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--serve", action="store_true",
                         help="start the proxy, write ingestd.toml, serve until Ctrl-C")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--copies", type=float, default=COPY_SHARE, metavar="R",
+                        help=f"republished copies per original (default {COPY_SHARE})")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    world, _, out = prepare(args.pages, args.seed, args.out, args.min_words)
+    world, _, out = prepare(args.pages, args.seed, args.out, args.min_words,
+                            copy_share=args.copies)
     print(json.dumps({"out": str(out), **world.summary()}, indent=1))
     if not args.serve:
         return 0

@@ -152,8 +152,10 @@ def _count(values: Any) -> dict[str, int]:
     return counts
 
 
-def run(pages: int | None, seed: int, repeat: int, out: Path) -> dict[str, Any]:
-    world, _, folder = replay.prepare(pages, seed, out)
+def run(
+    pages: int | None, seed: int, repeat: int, out: Path, copies: float = replay.COPY_SHARE
+) -> dict[str, Any]:
+    world, _, folder = replay.prepare(pages, seed, out, copy_share=copies)
     compile_sources(REPO)
     log = folder / "proxy-log.jsonl"
     rounds: list[dict[str, Any]] = []
@@ -205,8 +207,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "throughput")
+    parser.add_argument("--copies", type=float, default=replay.COPY_SHARE, metavar="R",
+                        help="republished copies per original (1.5: ~1,000 pages)")
     args = parser.parse_args()
-    result = run(args.pages, args.seed, args.repeat, args.out)
+    result = run(args.pages, args.seed, args.repeat, args.out, args.copies)
     (args.out / "result.json").write_text(json.dumps(result, indent=1) + "\n", "utf-8")
     summary = {k: v for k, v in result.items() if k != "rounds"}
     print(json.dumps(summary, indent=1))
