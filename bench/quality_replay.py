@@ -42,25 +42,34 @@ import replay
 
 REPO = replay.REPO
 #: The explicit signal each copy pattern carries, as ingestd names it in a republication's reason.
-EXPECTED_SIGNAL = {"attribution": "attribution", "excerpt": "attribution",
-                   "edited_canonical": "canonical_link"}
+EXPECTED_SIGNAL = {
+    "attribution": "attribution",
+    "excerpt": "attribution",
+    "edited_canonical": "canonical_link",
+}
 TIMEOUT_S = 1800
 
 
-def run_ingest(config: Path, state: Path, *args: str, cpu: dict[str, Any] | None = None,
-               ) -> subprocess.CompletedProcess[str]:
+def run_ingest(
+    config: Path,
+    state: Path,
+    *args: str,
+    cpu: dict[str, Any] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """``python -m ingestd --config <config> <args>`` from the repository, a clean environment.
 
     With ``cpu`` (a dict), the process tree's CPU time is sampled and stored in it.
     """
     skip = ("INGESTD_DATABASE_URL", "INGESTD_CONFIG")
-    env = {k: v for k, v in os.environ.items()
-           if k not in skip and not k.lower().endswith("_proxy")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in skip and not k.lower().endswith("_proxy")
+    }
     env["INGESTD_STATE_DIR"] = str(state)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     command = [sys.executable, "-m", "ingestd", "--config", str(config), *args]
-    with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as process:
+    with subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
         proc = Path("/proc/self/stat").exists()
         sampler = TreeCpu(process.pid) if cpu is not None and proc else None
         if sampler is not None:
@@ -135,8 +144,12 @@ class TreeCpu:
     def summary(self) -> dict[str, float]:
         main = self.seen.get(self.pid, ("", 0.0))[1]
         total = sum(cpu for _, cpu in self.seen.values())
-        return {"total_s": round(total, 2), "main_process_s": round(main, 2),
-                "other_processes_s": round(total - main, 2), "processes": len(self.seen)}
+        return {
+            "total_s": round(total, 2),
+            "main_process_s": round(main, 2),
+            "other_processes_s": round(total - main, 2),
+            "processes": len(self.seen),
+        }
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -169,9 +182,12 @@ def _diagnostics(database: Path) -> dict[int, dict[str, Any]]:
     return found
 
 
-def score(labels: dict[str, dict[str, Any]], items: list[dict[str, Any]],
-          clusters: list[dict[str, Any]], diag: dict[int, dict[str, Any]] | None = None,
-          ) -> dict[str, Any]:
+def score(
+    labels: dict[str, dict[str, Any]],
+    items: list[dict[str, Any]],
+    clusters: list[dict[str, Any]],
+    diag: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Pairwise scores, canonical accuracy and the errors, from the CLI's JSON output."""
     diag = diag or {}
     by_key = {replay.route_key(url): url for url in labels}
@@ -186,27 +202,44 @@ def score(labels: dict[str, dict[str, Any]], items: list[dict[str, Any]],
     seen_urls = Counter(url for _, url in known)
     duplicates = sorted(url for url, n in seen_urls.items() if n > 1)
     missing = sorted(set(labels) - set(seen_urls))
-    cluster_of = {item["id"]: (item["cluster_id"] if item["cluster_id"] is not None
-                               else f"single-{item['id']}") for item, _ in known}
+    cluster_of = {
+        item["id"]: (
+            item["cluster_id"] if item["cluster_id"] is not None else f"single-{item['id']}"
+        )
+        for item, _ in known
+    }
     reasons: dict[int, dict[str, Any]] = {}
     canonical_of_cluster: dict[int, int] = {}
     for cluster in clusters:
         canonical_of_cluster[cluster["id"]] = cluster["canonical"]["id"]
         reasons[cluster["canonical"]["id"]] = {
             "reason": "canonical: " + str(cluster["canonical_reason"]),
-            "evidence": cluster.get("canonical_evidence")}
+            "evidence": cluster.get("canonical_evidence"),
+        }
         for rep in cluster["republications"]:
-            reasons[rep["id"]] = {"reason": rep["reason"], "similarity": rep["similarity"],
-                                  "measure": rep["similarity_measure"]}
+            reasons[rep["id"]] = {
+                "reason": rep["reason"],
+                "similarity": rep["similarity"],
+                "measure": rep["similarity_measure"],
+            }
 
     def describe(item: dict[str, Any], url: str) -> dict[str, Any]:
         label = labels[url]
-        return {"url": url, "item": item["id"], "story": label["story"],
-                "pattern": label["pattern"], "outlet": label.get("outlet"),
-                "role": item["role"], "cluster": item["cluster_id"],
-                "text_source": item.get("text_source"), "words": item.get("words"),
-                "published": item.get("published"), "canonical_url": item.get("canonical_url"),
-                **reasons.get(item["id"], {}), **diag.get(item["id"], {})}
+        return {
+            "url": url,
+            "item": item["id"],
+            "story": label["story"],
+            "pattern": label["pattern"],
+            "outlet": label.get("outlet"),
+            "role": item["role"],
+            "cluster": item["cluster_id"],
+            "text_source": item.get("text_source"),
+            "words": item.get("words"),
+            "published": item.get("published"),
+            "canonical_url": item.get("canonical_url"),
+            **reasons.get(item["id"], {}),
+            **diag.get(item["id"], {}),
+        }
 
     tp = fp = fn = 0
     false_pairs: list[dict[str, Any]] = []
@@ -255,16 +288,28 @@ def score(labels: dict[str, dict[str, Any]], items: list[dict[str, Any]],
         chosen = [canonical_of_cluster.get(c) for c in copy_clusters | {original["cluster_id"]}]
         chosen_urls = [u for i, u in known if i["id"] in chosen]
         outcomes[kind] += 1
-        wrong_canonicals.append({
-            "story": story, "kind": kind, "original": describe(original, original_url),
-            "copies": [describe(i, u) for i, u in copies], "canonical_chosen": chosen_urls})
+        wrong_canonicals.append(
+            {
+                "story": story,
+                "kind": kind,
+                "original": describe(original, original_url),
+                "copies": [describe(i, u) for i, u in copies],
+                "canonical_chosen": chosen_urls,
+            }
+        )
     multi = sum(n for n in outcomes.values())
     canonical_accuracy = outcomes["correct"] / multi if multi else 1.0
 
     # Arrival order: copies stored before their original (item ids are insertion order).
     id_of = {url: item["id"] for item, url in known}
-    early = [url for url, label in labels.items() if not label["original"] and url in id_of
-             and label["original_url"] in id_of and id_of[url] < id_of[str(label["original_url"])]]
+    early = [
+        url
+        for url, label in labels.items()
+        if not label["original"]
+        and url in id_of
+        and label["original_url"] in id_of
+        and id_of[url] < id_of[str(label["original_url"])]
+    ]
     fallback = [url for item, url in known if item.get("text_source") == "feed"]
     # Which evidence linked each copy, and why each story's canonical item was chosen.
     link_reasons: dict[str, Counter[str]] = defaultdict(Counter)
@@ -288,15 +333,24 @@ def score(labels: dict[str, dict[str, Any]], items: list[dict[str, Any]],
         else:
             signal_misses.append({**describe(item, url), "expected_signal": expected})
     return {
-        "items": len(items), "labelled_pages": len(labels), "matched_items": len(known),
-        "missing_pages": missing, "unknown_items": unknown, "duplicate_items": duplicates,
+        "items": len(items),
+        "labelled_pages": len(labels),
+        "matched_items": len(known),
+        "missing_pages": missing,
+        "unknown_items": unknown,
+        "duplicate_items": duplicates,
         "pairs": {"tp": tp, "fp": fp, "fn": fn, "positives": tp + fn},
-        "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-        "multi_item_stories": multi, "canonical_accuracy": round(canonical_accuracy, 4),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "multi_item_stories": multi,
+        "canonical_accuracy": round(canonical_accuracy, 4),
         "canonical_outcomes": dict(outcomes),
-        "feed_fallback_items": len(fallback), "feed_fallback_urls": fallback,
+        "feed_fallback_items": len(fallback),
+        "feed_fallback_urls": fallback,
         "copies_stored_before_original": len(early),
-        "false_pairs": false_pairs, "missed_pairs": missed_pairs,
+        "false_pairs": false_pairs,
+        "missed_pairs": missed_pairs,
         "wrong_canonicals": wrong_canonicals,
         "copy_link_reasons": {k: dict(v) for k, v in sorted(link_reasons.items())},
         "canonical_reasons": dict(canonical_reasons),
@@ -323,17 +377,23 @@ def proxy_stats(log_path: Path, labels: dict[str, dict[str, Any]]) -> dict[str, 
         "page_gets": len(page_gets),
         "page_gets_ok": sum(1 for e in page_gets if e["status"] == 200),
         "pages_fetched_twice": sum(1 for n in by_url.values() if n > 1),
-        "https_absolute_gets": sum(1 for e in entries
-                                   if e["method"] == "GET" and e["url"].startswith("https://")),
+        "https_absolute_gets": sum(
+            1 for e in entries if e["method"] == "GET" and e["url"].startswith("https://")
+        ),
         "connects": sum(1 for e in entries if e["method"] == "CONNECT"),
         "user_agents": sorted({e["headers"].get("User-Agent", "") for e in entries}),
         "first_to_last_request_s": round(max(times) - min(times), 3) if times else 0.0,
         "timeline_s": {  # seconds after the first request the proxy saw
-            "feed_gets": [round(min(e["t"] for e in feed_gets) - start, 2),
-                          round(max(e["t"] for e in feed_gets) - start, 2)] if feed_gets else [],
+            "feed_gets": [
+                round(min(e["t"] for e in feed_gets) - start, 2),
+                round(max(e["t"] for e in feed_gets) - start, 2),
+            ]
+            if feed_gets
+            else [],
             "page_gets": [round(page_times[0], 2), round(page_times[-1], 2)] if page_times else [],
             "page_gets_95pct_by": round(page_times[int(0.95 * (len(page_times) - 1))], 2)
-            if page_times else None,
+            if page_times
+            else None,
             "longest_page_gap": [round(gap_at, 2), round(gap, 2)],
         },
     }
@@ -351,14 +411,18 @@ def baseline(world: replay.World, favor: str = "balanced", fast: bool = False) -
     served page, one process per core."""
     from concurrent.futures import ProcessPoolExecutor
 
-    bodies = [(world.resources[replay.route_key(url)].body, url, favor, fast)
-              for url in world.labels]
+    bodies = [
+        (world.resources[replay.route_key(url)].body, url, favor, fast) for url in world.labels
+    ]
     clock = time.perf_counter()
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(_extract_body, bodies, chunksize=4))
     wall = time.perf_counter() - clock
-    return {"pages": len(bodies), "wall_s": round(wall, 2),
-            "pages_per_s": round(len(bodies) / wall, 2) if wall else 0.0}
+    return {
+        "pages": len(bodies),
+        "wall_s": round(wall, 2),
+        "pages_per_s": round(len(bodies) / wall, 2) if wall else 0.0,
+    }
 
 
 def source_fingerprint() -> dict[str, Any]:
@@ -366,12 +430,25 @@ def source_fingerprint() -> dict[str, Any]:
     digest = hashlib.sha256()
     for path in sorted((REPO / "ingestd").rglob("*.py")):
         digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                          text=True, check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "ingestd"], cwd=REPO,
-                           capture_output=True, text=True, check=False).stdout.splitlines()
-    return {"head": head or None, "ingestd_files_changed": len(dirty),
-            "ingestd_sha256": digest.hexdigest()[:16]}
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "ingestd"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.splitlines()
+    return {
+        "head": head or None,
+        "ingestd_files_changed": len(dirty),
+        "ingestd_sha256": digest.hexdigest()[:16],
+    }
 
 
 def http_defaults() -> dict[str, Any]:
@@ -390,16 +467,27 @@ def http_defaults() -> dict[str, Any]:
 def machine() -> dict[str, Any]:
     import trafilatura
 
-    return {"nproc": os.cpu_count(), "python": platform.python_version(),
-            "loadavg": [round(x, 2) for x in os.getloadavg()],
-            "platform": platform.platform(), "trafilatura": trafilatura.__version__,
-            "date": datetime.now(UTC).isoformat(timespec="seconds")}
+    return {
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "platform": platform.platform(),
+        "trafilatura": trafilatura.__version__,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
-def run(pages: int | None, seed: int, out: Path | None, workers: int,
-        with_baseline: bool = False, http: dict[str, object] | None = None,
-        favor: str = "balanced", fast: bool = False,
-        copies: float = replay.COPY_SHARE) -> dict[str, Any]:
+def run(
+    pages: int | None,
+    seed: int,
+    out: Path | None,
+    workers: int,
+    with_baseline: bool = False,
+    http: dict[str, object] | None = None,
+    favor: str = "balanced",
+    fast: bool = False,
+    copies: float = replay.COPY_SHARE,
+) -> dict[str, Any]:
     source_before = source_fingerprint()
     build_clock = time.perf_counter()
     world, _, folder = replay.prepare(pages, seed, out, copy_share=copies)
@@ -407,8 +495,16 @@ def run(pages: int | None, seed: int, out: Path | None, workers: int,
     state = folder / "state"
     log_path = folder / "proxy-log.jsonl"
     with replay.ReplayProxy(world, log_path) as proxy:
-        config = replay.write_config(world, proxy.url, state, folder / "ingestd.toml", workers,
-                                     extra_http=http, favor=favor, fast=fast)
+        config = replay.write_config(
+            world,
+            proxy.url,
+            state,
+            folder / "ingestd.toml",
+            workers,
+            extra_http=http,
+            favor=favor,
+            fast=fast,
+        )
         load_before = [round(x, 2) for x in os.getloadavg()]
         own = resource.getrusage(resource.RUSAGE_SELF)
         cpu: dict[str, Any] = {}
@@ -421,14 +517,17 @@ def run(pages: int | None, seed: int, out: Path | None, workers: int,
     (folder / "ingest-once.stdout").write_text(done.stdout, "utf-8")
     (folder / "ingest-once.stderr").write_text(done.stderr, "utf-8")
     if done.returncode != 0:
-        raise SystemExit(f"quality_replay: ingest --once exited {done.returncode}:\n"
-                         + done.stderr[-3000:])
+        raise SystemExit(
+            f"quality_replay: ingest --once exited {done.returncode}:\n" + done.stderr[-3000:]
+        )
     listed = run_ingest(config, state, "items", "list", "--json")
     grouped = run_ingest(config, state, "clusters", "list", "--json")
     for name, reading in (("items list", listed), ("clusters list", grouped)):
         if reading.returncode != 0:
-            raise SystemExit(f"quality_replay: ingest {name} exited {reading.returncode}:\n"
-                             + reading.stderr[-3000:])
+            raise SystemExit(
+                f"quality_replay: ingest {name} exited {reading.returncode}:\n"
+                + reading.stderr[-3000:]
+            )
     items, clusters = json_lines(listed.stdout), json_lines(grouped.stdout)
     (folder / "items.jsonl").write_text(listed.stdout, "utf-8")
     (folder / "clusters.jsonl").write_text(grouped.stdout, "utf-8")
@@ -438,8 +537,12 @@ def run(pages: int | None, seed: int, out: Path | None, workers: int,
     log_lines = done.stderr.count("\n")
     result: dict[str, Any] = {
         "command": f"ingest --config {config} --once",
-        "out": str(folder), "seed": seed, "pages_option": pages, "world": world.summary(),
-        "build_s": round(build_s, 2), "wall_s": round(wall_s, 2),
+        "out": str(folder),
+        "seed": seed,
+        "pages_option": pages,
+        "world": world.summary(),
+        "build_s": round(build_s, 2),
+        "wall_s": round(wall_s, 2),
         "ingest_summary": done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "",
         "ingest_log_lines": log_lines,
         "throughput_pages_per_s": round(traffic["page_gets_ok"] / wall_s, 2) if wall_s else 0.0,
@@ -449,14 +552,20 @@ def run(pages: int | None, seed: int, out: Path | None, workers: int,
         "cpu_utilisation": round(cpu_s / (wall_s * (os.cpu_count() or 1)), 3) if wall_s else 0.0,
         # Load-independent: CPU per page fetched, and the rate an idle machine would allow.
         "cpu_ms_per_page": round(1000 * cpu_s / traffic["page_gets_ok"], 1)
-        if traffic["page_gets_ok"] else None,
+        if traffic["page_gets_ok"]
+        else None,
         "cpu_bound_pages_per_s": round((os.cpu_count() or 1) * traffic["page_gets_ok"] / cpu_s, 1)
-        if cpu_s else None,
+        if cpu_s
+        else None,
         "proxy_cpu_s": round(proxy_cpu_s, 2),  # this process while ingest ran (mostly the proxy)
         "loadavg_before": load_before,
-        "proxy": traffic, "machine": machine(), "source": source_before,
+        "proxy": traffic,
+        "machine": machine(),
+        "source": source_before,
         "source_changed_during_run": source_fingerprint() != source_before,
-        "http_settings": {**http_defaults(), **(http or {})}, "favor": favor, "fast": fast,
+        "http_settings": {**http_defaults(), **(http or {})},
+        "favor": favor,
+        "fast": fast,
         **scores,
     }
     if with_baseline:
@@ -469,8 +578,10 @@ def _short(d: dict[str, Any]) -> str:
     extra = f" reason={d.get('reason')}" if d.get("reason") else ""
     if d.get("similarity") is not None:
         extra += f" sim={d['similarity']}({d.get('measure')})"
-    return (f"{d['url']} [{d['pattern']}, {d['role']}, cluster {d['cluster']}, "
-            f"{d.get('text_source')}, {d.get('words')} words]{extra}")
+    return (
+        f"{d['url']} [{d['pattern']}, {d['role']}, cluster {d['cluster']}, "
+        f"{d.get('text_source')}, {d.get('words')} words]{extra}"
+    )
 
 
 def report(result: dict[str, Any]) -> str:
@@ -503,28 +614,39 @@ def report(result: dict[str, Any]) -> str:
         f"canonical accuracy {result['canonical_accuracy']:.4f} over "
         f"{result['multi_item_stories']} multi-item stories: {result['canonical_outcomes']}",
     ]
-    lines.append(f"canonical chosen by: {result['canonical_reasons']}; copies linked by "
-                 f"(pattern: reason): {result['copy_link_reasons']}")
-    lines.append(f"explicit signals recognised (pattern: linked by its signal/copies): "
-                 f"{result['signals_detected']}")
+    lines.append(
+        f"canonical chosen by: {result['canonical_reasons']}; copies linked by "
+        f"(pattern: reason): {result['copy_link_reasons']}"
+    )
+    lines.append(
+        f"explicit signals recognised (pattern: linked by its signal/copies): "
+        f"{result['signals_detected']}"
+    )
     if "baseline_extraction" in result:
         b = result["baseline_extraction"]
-        lines.append(f"baseline: trafilatura alone on the {b['pages']} pages: {b['wall_s']} s, "
-                     f"{b['pages_per_s']} pages/s")
+        lines.append(
+            f"baseline: trafilatura alone on the {b['pages']} pages: {b['wall_s']} s, "
+            f"{b['pages_per_s']} pages/s"
+        )
     if result["missed_by_pattern"]:
         lines.append(f"missed pairs by copy pattern: {result['missed_by_pattern']}")
     for pair in result["false_pairs"]:
         lines.append(f"  FALSE PAIR  {_short(pair['a'])}\n          and {_short(pair['b'])}")
     for pair in result["missed_pairs"]:
-        lines.append(f"  MISSED PAIR {_short(pair['original'])}\n"
-                     f"          and {_short(pair['copy'])}")
+        lines.append(
+            f"  MISSED PAIR {_short(pair['original'])}\n          and {_short(pair['copy'])}"
+        )
     for wrong in result["wrong_canonicals"]:
-        lines.append(f"  WRONG CANONICAL {wrong['story']} ({wrong['kind']}): original "
-                     f"{_short(wrong['original'])}; chosen {wrong['canonical_chosen']}")
+        lines.append(
+            f"  WRONG CANONICAL {wrong['story']} ({wrong['kind']}): original "
+            f"{_short(wrong['original'])}; chosen {wrong['canonical_chosen']}"
+        )
     for miss in result["signal_misses"]:
-        lines.append(f"  SIGNAL MISSED (expected {miss['expected_signal']}) {_short(miss)}; "
-                     f"ingestd read its attribution as {miss.get('attribution')!r}, "
-                     f"last line {miss.get('last_line')!r}")
+        lines.append(
+            f"  SIGNAL MISSED (expected {miss['expected_signal']}) {_short(miss)}; "
+            f"ingestd read its attribution as {miss.get('attribution')!r}, "
+            f"last line {miss.get('last_line')!r}"
+        )
     for url in result["missing_pages"]:
         lines.append(f"  MISSING {url}")
     for url in result["feed_fallback_urls"]:
@@ -536,26 +658,57 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=None, help="N originals (default: all usable)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder for the world, database and logs "
-                             "(default bench/out/replay-<N>-s<seed>)")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="[extract] workers for ingestd (0 = one per core)")
-    parser.add_argument("--min-host-gap", type=float, default=None, metavar="S",
-                        help="write [http] min_host_gap_s = S (default: ingestd's default)")
-    parser.add_argument("--baseline", action="store_true",
-                        help="also time trafilatura alone on the same pages (the CPU ceiling)")
-    parser.add_argument("--favor", choices=("precision", "balanced", "recall"),
-                        default="balanced", help="write [extract] favor (default: balanced)")
-    parser.add_argument("--fast", action="store_true",
-                        help="write [extract] fast = true (no fallback extractors)")
-    parser.add_argument("--copies", type=float, default=replay.COPY_SHARE, metavar="R",
-                        help="republished copies per original (1.5: ~1,000 pages)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the world, database and logs (default bench/out/replay-<N>-s<seed>)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="[extract] workers for ingestd (0 = one per core)"
+    )
+    parser.add_argument(
+        "--min-host-gap",
+        type=float,
+        default=None,
+        metavar="S",
+        help="write [http] min_host_gap_s = S (default: ingestd's default)",
+    )
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also time trafilatura alone on the same pages (the CPU ceiling)",
+    )
+    parser.add_argument(
+        "--favor",
+        choices=("precision", "balanced", "recall"),
+        default="balanced",
+        help="write [extract] favor (default: balanced)",
+    )
+    parser.add_argument(
+        "--fast", action="store_true", help="write [extract] fast = true (no fallback extractors)"
+    )
+    parser.add_argument(
+        "--copies",
+        type=float,
+        default=replay.COPY_SHARE,
+        metavar="R",
+        help="republished copies per original (1.5: ~1,000 pages)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
     http = {"min_host_gap_s": args.min_host_gap} if args.min_host_gap is not None else None
-    result = run(args.pages, args.seed, args.out, args.workers, args.baseline, http, args.favor,
-                 args.fast, args.copies)
+    result = run(
+        args.pages,
+        args.seed,
+        args.out,
+        args.workers,
+        args.baseline,
+        http,
+        args.favor,
+        args.fast,
+        args.copies,
+    )
     print(json.dumps(result, ensure_ascii=False) if args.json else report(result))
     return 0
 

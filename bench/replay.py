@@ -205,7 +205,10 @@ def _extract_one(args: tuple[str, str, str]) -> dict[str, object]:
     body = Path(path).read_bytes()
     try:
         doc = trafilatura.bare_extraction(
-            body, url=url, with_metadata=True, include_comments=False,
+            body,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
             date_extraction_params={"extensive_search": False, "original_date": True},
         )
     except Exception:  # a page trafilatura cannot read is simply not usable
@@ -214,8 +217,12 @@ def _extract_one(args: tuple[str, str, str]) -> dict[str, object]:
     lines = (" ".join(line.split()) for line in text.splitlines())
     text = "\n".join(line for line in lines if line)
     extracted_title = str(getattr(doc, "title", "") or "") if doc is not None else ""
-    return {"sha": sha, "text": text, "page_title": _page_title(body),
-            "title": " ".join(extracted_title.split())}
+    return {
+        "sha": sha,
+        "text": text,
+        "page_title": _page_title(body),
+        "title": " ".join(extracted_title.split()),
+    }
 
 
 def load_pages(
@@ -252,8 +259,9 @@ def load_pages(
             jobs.append((str(path), url, sha))
     if jobs:
         with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            for (path, _, _), result in zip(jobs, pool.map(_extract_one, jobs, chunksize=4),
-                                            strict=True):
+            for (path, _, _), result in zip(
+                jobs, pool.map(_extract_one, jobs, chunksize=4), strict=True
+            ):
                 cache[Path(path).name] = result
         if cache_path is not None:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -266,14 +274,29 @@ def load_pages(
         tokens = _WORD.findall(text)
         words, distinct = len(tokens), len({t.lower() for t in tokens})
         if words < min_words or distinct < MIN_DISTINCT_WORDS:
-            skipped.append({"file": entry["file"], "url": entry["url"], "words": words,
-                            "distinct_words": distinct})
+            skipped.append(
+                {
+                    "file": entry["file"],
+                    "url": entry["url"],
+                    "words": words,
+                    "distinct_words": distinct,
+                }
+            )
             continue
         url, made_up = clean_url(entry["url"])
         page_title, headline = str(found["page_title"]), str(found["title"])
-        usable.append(Page(entry["file"], entry["url"], url, made_up,
-                           page_title or headline or url, headline or page_title or url,
-                           text, words))
+        usable.append(
+            Page(
+                entry["file"],
+                entry["url"],
+                url,
+                made_up,
+                page_title or headline or url,
+                headline or page_title or url,
+                text,
+                words,
+            )
+        )
     if limit is not None and limit < len(usable):
         chosen = set(random.Random(f"pages:{seed}").sample(range(len(usable)), limit))
         usable = [page for index, page in enumerate(usable) if index in chosen]
@@ -283,29 +306,100 @@ def load_pages(
 # --------------------------------------------------------------------------- templates
 
 _NAMES = [
-    "The Morning Relay", "Civic Ledger Online", "Northfield Post-Courier", "Open Wire Digest",
-    "The Commons Review", "Harbor Lights News", "Metro Dispatch Daily", "The Plainview Herald",
-    "Signal & Noise Magazine", "Eastbank Observer", "The Weekly Prism", "Frontier Press Network",
-    "Lakeside Chronicle", "The Evening Almanac", "Crossroads Gazette", "Westmoor Bulletin",
-    "The Daily Compass", "Riverbend Times", "Summit Newsroom", "The Quarry Examiner",
-    "Pinecrest Tribune", "Bayside Sentinel", "The Granary Journal", "Millbrook Messenger",
+    "The Morning Relay",
+    "Civic Ledger Online",
+    "Northfield Post-Courier",
+    "Open Wire Digest",
+    "The Commons Review",
+    "Harbor Lights News",
+    "Metro Dispatch Daily",
+    "The Plainview Herald",
+    "Signal & Noise Magazine",
+    "Eastbank Observer",
+    "The Weekly Prism",
+    "Frontier Press Network",
+    "Lakeside Chronicle",
+    "The Evening Almanac",
+    "Crossroads Gazette",
+    "Westmoor Bulletin",
+    "The Daily Compass",
+    "Riverbend Times",
+    "Summit Newsroom",
+    "The Quarry Examiner",
+    "Pinecrest Tribune",
+    "Bayside Sentinel",
+    "The Granary Journal",
+    "Millbrook Messenger",
 ]
-_SECTIONS = ["Home", "News", "World", "Business", "Science", "Culture", "Opinion", "Sport",
-             "Travel", "Technology", "Health", "Local", "Video", "Podcasts"]
-_SUBJECTS = ["City council", "Local school board", "Regional transit authority", "Harbour office",
-             "The county library", "Neighbourhood bakery", "Volunteer fire brigade",
-             "University research team", "The river trust", "Youth orchestra",
-             "Farmers' cooperative", "Hospital foundation", "Chess club", "Museum of maps"]
-_VERBS = ["approves", "postpones", "announces", "celebrates", "reviews", "expands", "debates",
-          "unveils", "cancels", "funds"]
-_OBJECTS = ["a plan for the riverside park", "new opening hours for the winter",
-            "its budget for the coming year", "a pilot scheme for night buses",
-            "the restoration of the old mill", "a summer festival in the square",
-            "a study of air quality near schools", "plans for a community garden",
-            "changes to parking on the high street", "a fundraising drive for new equipment"]
+_SECTIONS = [
+    "Home",
+    "News",
+    "World",
+    "Business",
+    "Science",
+    "Culture",
+    "Opinion",
+    "Sport",
+    "Travel",
+    "Technology",
+    "Health",
+    "Local",
+    "Video",
+    "Podcasts",
+]
+_SUBJECTS = [
+    "City council",
+    "Local school board",
+    "Regional transit authority",
+    "Harbour office",
+    "The county library",
+    "Neighbourhood bakery",
+    "Volunteer fire brigade",
+    "University research team",
+    "The river trust",
+    "Youth orchestra",
+    "Farmers' cooperative",
+    "Hospital foundation",
+    "Chess club",
+    "Museum of maps",
+]
+_VERBS = [
+    "approves",
+    "postpones",
+    "announces",
+    "celebrates",
+    "reviews",
+    "expands",
+    "debates",
+    "unveils",
+    "cancels",
+    "funds",
+]
+_OBJECTS = [
+    "a plan for the riverside park",
+    "new opening hours for the winter",
+    "its budget for the coming year",
+    "a pilot scheme for night buses",
+    "the restoration of the old mill",
+    "a summer festival in the square",
+    "a study of air quality near schools",
+    "plans for a community garden",
+    "changes to parking on the high street",
+    "a fundraising drive for new equipment",
+]
 _FIRST = ["Alex", "Jordan", "Sam", "Robin", "Taylor", "Morgan", "Casey", "Jamie", "Avery", "Riley"]
-_LAST = ["Hartley", "Okafor", "Lindqvist", "Moreau", "Castellano", "Nakamura", "Brennan",
-         "Kowalczyk", "Delacroix", "Whitfield"]
+_LAST = [
+    "Hartley",
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Castellano",
+    "Nakamura",
+    "Brennan",
+    "Kowalczyk",
+    "Delacroix",
+    "Whitfield",
+]
 
 
 @dataclass(frozen=True)
@@ -336,8 +430,7 @@ def make_outlets(count: int, seed: int) -> list[Outlet]:
         name = names[index % len(names)] + ("" if index < len(names) else f" {index}")
         nav = tuple(rng.sample(_SECTIONS, 7))
         sidebar = tuple(
-            f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}"
-            for _ in range(6)
+            f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}" for _ in range(6)
         )
         about = (
             f"{name} is an independent news site that republishes reporting from partner "
@@ -345,8 +438,18 @@ def make_outlets(count: int, seed: int) -> list[Outlet]:
             f"about {rng.randint(2, 90)}0,000 people every month. Our editors select stories "
             "that matter to our readers and credit every source."
         )
-        outlets.append(Outlet(index + 1, name, f"republisher-{index + 1}.example", index % 5,
-                              nav, sidebar, about, rng.randrange(3)))
+        outlets.append(
+            Outlet(
+                index + 1,
+                name,
+                f"republisher-{index + 1}.example",
+                index % 5,
+                nav,
+                sidebar,
+                about,
+                rng.randrange(3),
+            )
+        )
     return outlets
 
 
@@ -354,13 +457,24 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def render_copy(outlet: Outlet, url: str, headline: str, body_html: str, *,
-                canonical: str | None, published: datetime | None, description: str) -> bytes:
+def render_copy(
+    outlet: Outlet,
+    url: str,
+    headline: str,
+    body_html: str,
+    *,
+    canonical: str | None,
+    published: datetime | None,
+    description: str,
+) -> bytes:
     """A full page of ``outlet`` around the article ``body_html`` (``<article>..</article>``)."""
-    nav = "\n".join(f'<li><a href="{outlet.base}/{s.lower()}/">{_e(s)}</a></li>'
-                    for s in outlet.nav)
-    side = "\n".join(f'<li><a href="{outlet.base}/more/{i}">{_e(t)}</a></li>'
-                     for i, t in enumerate(outlet.sidebar))
+    nav = "\n".join(
+        f'<li><a href="{outlet.base}/{s.lower()}/">{_e(s)}</a></li>' for s in outlet.nav
+    )
+    side = "\n".join(
+        f'<li><a href="{outlet.base}/more/{i}">{_e(t)}</a></li>'
+        for i, t in enumerate(outlet.sidebar)
+    )
     meta = [
         '<meta charset="utf-8">',
         f"<title>{_e(headline)} | {_e(outlet.name)}</title>",
@@ -374,8 +488,10 @@ def render_copy(outlet: Outlet, url: str, headline: str, body_html: str, *,
         meta.append(f'<meta property="article:published_time" content="{published.isoformat()}">')
     head = "<head>\n" + "\n".join(meta) + "\n</head>"
     year = (published or datetime(2025, 1, 1, tzinfo=UTC)).year
-    footer_links = " | ".join(f'<a href="{outlet.base}/{p}">{p.title()}</a>'
-                              for p in ("about", "contact", "privacy", "terms"))
+    footer_links = " | ".join(
+        f'<a href="{outlet.base}/{p}">{p.title()}</a>'
+        for p in ("about", "contact", "privacy", "terms")
+    )
     copyright_line = f"© {year} {_e(outlet.name)}. All rights reserved."
     layout = outlet.layout
     if layout == 0:  # semantic, sidebar on the right
@@ -518,19 +634,28 @@ def render_feed(feed: FeedSpec) -> bytes:
     """An RSS 2.0 document for ``feed``."""
     items = []
     for entry in feed.entries:
-        parts = [f"<title>{_xml(str(entry['title']))}</title>",
-                 f"<link>{_xml(str(entry['url']))}</link>",
-                 f'<guid isPermaLink="true">{_xml(str(entry["url"]))}</guid>']
+        parts = [
+            f"<title>{_xml(str(entry['title']))}</title>",
+            f"<link>{_xml(str(entry['url']))}</link>",
+            f'<guid isPermaLink="true">{_xml(str(entry["url"]))}</guid>',
+        ]
         if entry.get("published"):
             when = datetime.fromisoformat(str(entry["published"]))
             parts.append(f"<pubDate>{email.utils.format_datetime(when, usegmt=True)}</pubDate>")
         if entry.get("description"):
             parts.append(f"<description>{_xml(str(entry['description']))}</description>")
         items.append("<item>" + "".join(parts) + "</item>")
-    channel = (f"<title>{_xml(feed.name)}</title><link>{_xml(feed.site)}</link>"
-               f"<description>{_xml(feed.name)} (replay)</description><ttl>30</ttl>")
-    return ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
-            + channel + "\n" + "\n".join(items) + "\n</channel></rss>\n").encode("utf-8")
+    channel = (
+        f"<title>{_xml(feed.name)}</title><link>{_xml(feed.site)}</link>"
+        f"<description>{_xml(feed.name)} (replay)</description><ttl>30</ttl>"
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        + channel
+        + "\n"
+        + "\n".join(items)
+        + "\n</channel></rss>\n"
+    ).encode("utf-8")
 
 
 def _description(paragraphs: list[str]) -> str:
@@ -580,11 +705,15 @@ def build_world(
     # Originals: publication times spread over five days, ten days ago.
     published = {p.url: base + timedelta(minutes=rng.randrange(5 * 24 * 60)) for p in pages}
     by_file = {p.file: p for p in pages}
-    real_copy_of = {copy: by_file[orig] for copy, orig in KNOWN_REPUBLICATIONS.items()
-                    if copy in by_file and orig in by_file}
+    real_copy_of = {
+        copy: by_file[orig]
+        for copy, orig in KNOWN_REPUBLICATIONS.items()
+        if copy in by_file and orig in by_file
+    }
     for copy, original in real_copy_of.items():  # the real original is the earlier one
         published[by_file[copy].url] = published[original.url] + timedelta(
-            minutes=rng.randrange(60, 24 * 60))
+            minutes=rng.randrange(60, 24 * 60)
+        )
     # Feeds: one per host, or round-robin over pseudo-outlets when there are too few hosts.
     by_host: dict[str, list[Page]] = defaultdict(list)
     for page in pages:
@@ -604,22 +733,34 @@ def build_world(
             k = index % count + 1
             url = f"http://outlet-{k}.example/feed.xml"
             original_feeds.setdefault(
-                url, FeedSpec(url, f"Outlet {k}", "original", f"http://outlet-{k}.example/"))
+                url, FeedSpec(url, f"Outlet {k}", "original", f"http://outlet-{k}.example/")
+            )
             feed_of[page.url] = url
     for page in pages:
         paragraphs = page.paragraphs
         when = published[page.url]
-        original_feeds[feed_of[page.url]].entries.append({
-            "url": page.url, "title": page.title, "published": when.isoformat(),
-            "description": _description(paragraphs)})
+        original_feeds[feed_of[page.url]].entries.append(
+            {
+                "url": page.url,
+                "title": page.title,
+                "published": when.isoformat(),
+                "description": _description(paragraphs),
+            }
+        )
         source = real_copy_of.get(page.file)
         labels[page.url] = {
-            "story": (source or page).story, "original": source is None,
+            "story": (source or page).story,
+            "original": source is None,
             "pattern": "original" if source is None else "real_republication",
-            "file": page.file, "corpus_page": True, "manifest_url": page.raw_url,
-            "url_synthesized": page.url_synthesized, "feed": feed_of[page.url],
-            "published": when.isoformat(), "words": page.words,
-            "original_url": (source or page).url, "listed_before_original": False,
+            "file": page.file,
+            "corpus_page": True,
+            "manifest_url": page.raw_url,
+            "url_synthesized": page.url_synthesized,
+            "feed": feed_of[page.url],
+            "published": when.isoformat(),
+            "words": page.words,
+            "original_url": (source or page).url,
+            "listed_before_original": False,
         }
         resources[route_key(page.url)] = Resource(page.url, "text/html", b"")  # body loaded lazily
 
@@ -664,8 +805,9 @@ def build_world(
         if number in first or not later:
             outlet = rng.choice(outlets)
             tag = f"{outlet.base}/tag/{name}/feed.xml"
-            feed = FeedSpec(tag, f"{outlet.name}: tag {page.story[1:]}", "republisher",
-                            outlet.base + "/")
+            feed = FeedSpec(
+                tag, f"{outlet.name}: tag {page.story[1:]}", "republisher", outlet.base + "/"
+            )
             key_of[tag] = rng.uniform(0, own_key) - 0.25
             tag_feeds.append(feed)
         else:
@@ -684,7 +826,8 @@ def build_world(
             host = _host_of(page.url)
             body_paragraphs = [*paragraphs, f"This article was originally published at {host}"]
             body = [f"<p>{_e(p)}</p>" for p in paragraphs] + [
-                _attribution_html(outlet, body_paragraphs[-1])]
+                _attribution_html(outlet, body_paragraphs[-1])
+            ]
             extra["credited"] = host
         elif pattern == "excerpt":
             # The first 2-4 paragraphs of ten words or more, with the short lines between them.
@@ -693,35 +836,54 @@ def build_world(
             cut = long_ones[wanted - 1] + 1
             kept = paragraphs[:cut]
             body = [f"<p>{_e(p)}</p>" for p in kept] + [
-                f'<p>Read the full article at <a href="{_e(page.url)}">{_e(page.url)}</a></p>']
-            extra.update(excerpt_paragraphs=len(kept),
-                         excerpt_words=sum(len(_WORD.findall(p)) for p in kept))
+                f'<p>Read the full article at <a href="{_e(page.url)}">{_e(page.url)}</a></p>'
+            ]
+            extra.update(
+                excerpt_paragraphs=len(kept), excerpt_words=sum(len(_WORD.findall(p)) for p in kept)
+            )
         elif pattern == "edited_canonical":
             headline = _changed_headline(page.headline, rng)
             droppable = _paragraph_indexes(paragraphs)[1:] or list(range(1, len(paragraphs)))
             dropped = rng.choice(droppable) if len(paragraphs) > 2 and droppable else None
             byline = f"By {rng.choice(_FIRST)} {rng.choice(_LAST)}, {outlet.name}"
             body = [f'<p class="byline">{_e(byline)}</p>'] + [
-                f"<p>{_e(p)}</p>" for i, p in enumerate(paragraphs) if i != dropped]
+                f"<p>{_e(p)}</p>" for i, p in enumerate(paragraphs) if i != dropped
+            ]
             canonical = page.url
             extra.update(dropped_paragraph=dropped, byline=byline)
         else:  # no_signal
             canonical = canonical if canonical == url else None
             body = [f"<p>{_e(p)}</p>" for p in paragraphs]
-        article = (f'<article class="story">\n<h1>{_e(headline)}</h1>\n' + "\n".join(body)
-                   + "\n</article>")
+        article = (
+            f'<article class="story">\n<h1>{_e(headline)}</h1>\n' + "\n".join(body) + "\n</article>"
+        )
         description = _description(paragraphs)
         resources[route_key(url)] = Resource(
-            url, "text/html; charset=utf-8",
-            render_copy(outlet, url, headline, article, canonical=canonical, published=copy_when,
-                        description=description))
+            url,
+            "text/html; charset=utf-8",
+            render_copy(
+                outlet,
+                url,
+                headline,
+                article,
+                canonical=canonical,
+                published=copy_when,
+                description=description,
+            ),
+        )
         copy_published = copy_when.isoformat() if copy_when else None
-        feed.entries.append({"url": url, "title": headline, "published": copy_published,
-                             "description": description})
+        feed.entries.append(
+            {"url": url, "title": headline, "published": copy_published, "description": description}
+        )
         labels[url] = {
-            "story": page.story, "original": False, "pattern": pattern, "file": page.file,
-            "outlet": outlet.host, "feed": feed.url,
-            "published": copy_published, "original_url": page.url,
+            "story": page.story,
+            "original": False,
+            "pattern": pattern,
+            "file": page.file,
+            "outlet": outlet.host,
+            "feed": feed.url,
+            "published": copy_published,
+            "original_url": page.url,
             "canonical_link": canonical,
             "listed_before_original": key_of[feed.url] < own_key,
             **extra,
@@ -730,8 +892,9 @@ def build_world(
     order = sorted((f for f in every if f.entries), key=lambda f: (key_of[f.url], f.url))
     for feed in order:
         feed.entries.sort(key=lambda e: str(e.get("published") or "9999"), reverse=True)
-        resources[route_key(feed.url)] = Resource(feed.url, "application/rss+xml; charset=utf-8",
-                                                  render_feed(feed))
+        resources[route_key(feed.url)] = Resource(
+            feed.url, "application/rss+xml; charset=utf-8", render_feed(feed)
+        )
     return World(seed, created, resources, order, labels, list(skipped or []), outlets)
 
 
@@ -747,16 +910,31 @@ def write_world(world: World, out: Path) -> dict[str, Path]:
     """labels.json, world.json (feeds, summary), the generated feeds and copies, in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     labels = {
-        "seed": world.seed, "created": world.created.isoformat(), "summary": world.summary(),
-        "pages": world.labels, "stories": world.stories,
+        "seed": world.seed,
+        "created": world.created.isoformat(),
+        "summary": world.summary(),
+        "pages": world.labels,
+        "stories": world.stories,
     }
     paths = {"labels": out / "labels.json", "world": out / "world.json"}
     paths["labels"].write_text(json.dumps(labels, indent=1, ensure_ascii=False), "utf-8")
-    feeds = [{"url": f.url, "name": f.name, "kind": f.kind, "entries": len(f.entries)}
-             for f in world.feeds]
-    paths["world"].write_text(json.dumps(
-        {"summary": world.summary(), "feeds": feeds, "skipped": world.skipped,
-         "outlets": [asdict(o) for o in world.outlets]}, indent=1, ensure_ascii=False), "utf-8")
+    feeds = [
+        {"url": f.url, "name": f.name, "kind": f.kind, "entries": len(f.entries)}
+        for f in world.feeds
+    ]
+    paths["world"].write_text(
+        json.dumps(
+            {
+                "summary": world.summary(),
+                "feeds": feeds,
+                "skipped": world.skipped,
+                "outlets": [asdict(o) for o in world.outlets],
+            },
+            indent=1,
+            ensure_ascii=False,
+        ),
+        "utf-8",
+    )
     generated = out / "generated"
     for resource in world.resources.values():
         if world.labels.get(resource.url, {}).get("corpus_page"):
@@ -803,11 +981,19 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self.server.owner.record({
-            "t": round(started, 6), "method": self.command, "url": url, "target": target,
-            "headers": dict(self.headers.items()), "status": status, "bytes": len(body),
-            "ms": round((time.perf_counter() - clock) * 1000, 3), "thread": threading.get_ident(),
-        })
+        self.server.owner.record(
+            {
+                "t": round(started, 6),
+                "method": self.command,
+                "url": url,
+                "target": target,
+                "headers": dict(self.headers.items()),
+                "status": status,
+                "bytes": len(body),
+                "ms": round((time.perf_counter() - clock) * 1000, 3),
+                "thread": threading.get_ident(),
+            }
+        )
 
     do_GET = do_HEAD = do_POST = do_CONNECT = _serve  # noqa: N815
 
@@ -838,8 +1024,9 @@ class ReplayProxy:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("w", encoding="utf-8")
         self._server = _ProxyServer(self, port)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.counts: Counter[str] = Counter()
 
     @property
@@ -852,8 +1039,11 @@ class ReplayProxy:
 
     def answer(self, method: str, url: str, headers: object) -> tuple[int, dict[str, str], bytes]:
         if method == "CONNECT":
-            return 405, {"Allow": "GET, HEAD", "Content-Type": "text/plain"}, (
-                b"replay proxy: CONNECT is not supported; send https URLs in absolute form\n")
+            return (
+                405,
+                {"Allow": "GET, HEAD", "Content-Type": "text/plain"},
+                (b"replay proxy: CONNECT is not supported; send https URLs in absolute form\n"),
+            )
         if method not in ("GET", "HEAD"):
             allow = {"Allow": "GET, HEAD", "Content-Type": "text/plain"}
             return 405, allow, b"method not allowed\n"
@@ -890,9 +1080,16 @@ def _toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def write_config(world: World, proxy_url: str, state_dir: Path, path: Path,
-                 workers: int = 0, extra_http: dict[str, object] | None = None,
-                 favor: str = "balanced", fast: bool = False) -> Path:
+def write_config(
+    world: World,
+    proxy_url: str,
+    state_dir: Path,
+    path: Path,
+    workers: int = 0,
+    extra_http: dict[str, object] | None = None,
+    favor: str = "balanced",
+    fast: bool = False,
+) -> Path:
     """A config with the proxy, a fresh SQLite database under ``state_dir``, and every feed."""
     state_dir.mkdir(parents=True, exist_ok=True)
     database = state_dir / "ingestd.sqlite3"
@@ -901,24 +1098,41 @@ def write_config(world: World, proxy_url: str, state_dir: Path, path: Path,
     lines = [
         "# Generated by bench/replay.py: a loopback replay world. Every feed and page host below",
         "# is reachable only through the proxy.",
-        "[database]", f"url = {_toml_string('sqlite:///' + str(database))}", "",
-        "[http]", f"proxy = {_toml_string(proxy_url)}",
+        "[database]",
+        f"url = {_toml_string('sqlite:///' + str(database))}",
+        "",
+        "[http]",
+        f"proxy = {_toml_string(proxy_url)}",
     ]
     for key, value in (extra_http or {}).items():
         lines.append(f"{key} = {json.dumps(value)}")
-    lines += ["", "[extract]", f"workers = {workers}", f"favor = {_toml_string(favor)}",
-              f"fast = {'true' if fast else 'false'}", ""]
+    lines += [
+        "",
+        "[extract]",
+        f"workers = {workers}",
+        f"favor = {_toml_string(favor)}",
+        f"fast = {'true' if fast else 'false'}",
+        "",
+    ]
     for feed in world.feeds:
-        lines += ["[[feeds]]", f"url = {_toml_string(feed.url)}",
-                  f"name = {_toml_string(feed.name)}", ""]
+        lines += [
+            "[[feeds]]",
+            f"url = {_toml_string(feed.url)}",
+            f"name = {_toml_string(feed.name)}",
+            "",
+        ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), "utf-8")
     return path
 
 
 def prepare(
-    pages: int | None = None, seed: int = 1, out: Path | None = None, min_words: int = MIN_WORDS,
-    now: datetime | None = None, copy_share: float = COPY_SHARE,
+    pages: int | None = None,
+    seed: int = 1,
+    out: Path | None = None,
+    min_words: int = MIN_WORDS,
+    now: datetime | None = None,
+    copy_share: float = COPY_SHARE,
 ) -> tuple[World, Path, Path]:
     """Build the world for the CLI and the benchmarks; returns (world, corpus, out dir)."""
     corpus = corpus_dir()
@@ -932,21 +1146,33 @@ def prepare(
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pages", type=int, default=None, help="N originals (default: all usable)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--min-words", type=int, default=MIN_WORDS)
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default bench/out/replay-<N>-s<seed>)")
-    parser.add_argument("--serve", action="store_true",
-                        help="start the proxy, write ingestd.toml, serve until Ctrl-C")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default bench/out/replay-<N>-s<seed>)",
+    )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="start the proxy, write ingestd.toml, serve until Ctrl-C",
+    )
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--copies", type=float, default=COPY_SHARE, metavar="R",
-                        help=f"republished copies per original (default {COPY_SHARE})")
+    parser.add_argument(
+        "--copies",
+        type=float,
+        default=COPY_SHARE,
+        metavar="R",
+        help=f"republished copies per original (default {COPY_SHARE})",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
-    world, _, out = prepare(args.pages, args.seed, args.out, args.min_words,
-                            copy_share=args.copies)
+    world, _, out = prepare(args.pages, args.seed, args.out, args.min_words, copy_share=args.copies)
     print(json.dumps({"out": str(out), **world.summary()}, indent=1))
     if not args.serve:
         return 0
