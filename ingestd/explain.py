@@ -13,7 +13,7 @@ import numpy as np
 
 from ingestd.config import DedupSettings
 from ingestd.curation import find_item
-from ingestd.dedup.canonical import explicit_votes
+from ingestd.dedup.canonical import credits_other_site, explicit_votes
 from ingestd.dedup.compare import overlap, verdict
 from ingestd.linking import member, thresholds
 from ingestd.store import ItemRecord, Transaction
@@ -35,7 +35,11 @@ def explain(tx: Transaction, ref_a: str, ref_b: str, settings: DedupSettings) ->
         arrays[a.id].shingles, arrays[b.id].shingles, arrays[a.id].narrative, arrays[b.id].narrative
     )
     limits = thresholds(settings)
-    decision = verdict(found, limits, a.compilation, b.compilation)
+    shorter, longer = (a, b) if found.size_a <= found.size_b else (b, a)
+    credited = credits_other_site(
+        shorter.attribution, shorter.site_host, longer.site_host, longer.site_name
+    )
+    decision = verdict(found, limits, a.compilation, b.compilation, False, credited)
     minhashes = tx.minhashes([a.id, b.id])
     estimate = estimated_jaccard(minhashes.get(a.id, b""), minhashes.get(b.id, b""))
     signals = _signals(a, b)

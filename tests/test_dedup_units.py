@@ -12,7 +12,14 @@ import pytest
 from ingestd.dedup.attribution import credited_sources, source_key
 from ingestd.dedup.canonical import Member, choose_canonical
 from ingestd.dedup.cluster import Match, Plan, plan, same_title
-from ingestd.dedup.compare import Overlap, Thresholds, Verdict, overlap, verdict
+from ingestd.dedup.compare import (
+    VERBATIM_CONTAINMENT,
+    Overlap,
+    Thresholds,
+    Verdict,
+    overlap,
+    verdict,
+)
 from ingestd.dedup.keys import describe, key_kind
 from ingestd.dedup.normalize import (
     is_furniture,
@@ -453,6 +460,32 @@ def test_very_short_texts_must_be_near_verbatim(prose: Prose) -> None:
     assert found.jaccard >= LIMITS.jaccard  # a longer text this similar would be a copy
     assert not decided.copy
     assert "very short" in decided.why
+
+
+def test_a_very_short_text_crediting_the_other_needs_only_the_containment(prose: Prose) -> None:
+    words = prose(32, 1, 24, 24)[0].split()
+    half = " ".join([*words[:16], *prose(33, 1, 8, 8)[0].split()])  # two thirds of it copied
+    left, right = sig(half), sig(" ".join(words))
+    found = overlap(left.shingles, right.shingles, left.narrative, right.narrative)
+
+    plain = verdict(found, LIMITS)
+    credited = verdict(found, LIMITS, shorter_credits_longer=True)
+
+    assert min(found.size_a, found.size_b) < LIMITS.min_shingles
+    assert LIMITS.containment <= found.containment_of_shorter < VERBATIM_CONTAINMENT
+    assert not plain.copy
+    assert credited.copy
+    assert "credits the other's site" in credited.why
+
+
+def test_a_credit_does_not_make_a_short_text_with_little_in_common_a_copy(prose: Prose) -> None:
+    words = prose(34, 1, 24, 24)[0].split()
+    other = " ".join([*words[:6], *prose(35, 1, 20, 20)[0].split()])
+    left, right = sig(other), sig(" ".join(words))
+    found = overlap(left.shingles, right.shingles, left.narrative, right.narrative)
+
+    assert found.containment_of_shorter < LIMITS.containment
+    assert not verdict(found, LIMITS, shorter_credits_longer=True).copy
 
 
 def test_a_very_short_verbatim_copy_is_a_copy(prose: Prose) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from ingestd.config import DedupSettings, FeedConfig
+from ingestd.dedup.compare import VERBATIM_CONTAINMENT, overlap
 from ingestd.dedup.keys import anchor_key, band_key, describe, key_kind, paragraph_key
 from ingestd.dedup.signature import SignatureParams, make_signature
 from ingestd.errors import StoreError
@@ -774,6 +775,73 @@ def test_an_unrelated_story_stays_single(store: Store, prose: Prose) -> None:
         other = link(tx, b, "two", "\n".join(prose(111, 10)), "b.example", NOW)
 
     assert (other.cluster_id, other.republication) == (None, False)
+
+
+def _headline_post(prose: Prose, credited: str) -> tuple[str, str]:
+    """An article that opens with its standfirst and headline, and a headline post of it: the
+    headline, the standfirst, the headline again and a "Read the full article at" line.
+
+    The post is too short to judge (fewer shingles than ``min_shingles``) and not near-verbatim
+    (its lines come in another order, so the shingles across them are its own)."""
+    headline, standfirst = prose(150, 2, 13, 13)
+    article = "\n".join([standfirst, headline, *prose(151, 8)])
+    post = "\n".join([headline, standfirst, headline, f"Read the full article at {credited}"])
+    return article, post
+
+
+def test_a_headline_post_crediting_the_article_joins_it(store: Store, prose: Prose) -> None:
+    a, b, _c = add_feeds(store)
+    article, post = _headline_post(prose, "https://a.example/article")
+    found = overlap(
+        make_signature(post, "", SignatureParams()).shingles,
+        make_signature(article, "", SignatureParams()).shingles,
+    )
+    assert found.size_a < DedupSettings().min_shingles
+    assert DedupSettings().containment_threshold <= found.containment_a < VERBATIM_CONTAINMENT
+
+    with store.transaction() as tx:
+        original = link(tx, a, "article", article, "a.example", NOW - timedelta(hours=2))
+        linked = link(tx, b, "post", post, "b.example", NOW)
+
+    assert linked.republication
+    with store.transaction(write=False) as tx:
+        cluster = tx.cluster(linked.cluster_id or 0)
+    assert cluster is not None
+    assert (cluster.canonical_item_id, cluster.canonical_reason) == (
+        original.item_id,
+        "attribution",
+    )
+
+
+def test_a_headline_post_stored_first_joins_the_article_it_credits(
+    store: Store, prose: Prose
+) -> None:
+    a, b, _c = add_feeds(store)
+    article, post = _headline_post(prose, "a.example")
+
+    with store.transaction() as tx:
+        first = link(tx, b, "post", post, "b.example", NOW - timedelta(hours=1))
+        original = link(tx, a, "article", article, "a.example", NOW)
+
+    assert original.republication
+    assert original.cluster_id is not None
+    with store.transaction(write=False) as tx:
+        cluster = tx.cluster(original.cluster_id)
+        members = {m.id for m in tx.cluster_members(original.cluster_id)}
+    assert members == {first.item_id, original.item_id}
+    assert cluster is not None
+    assert cluster.canonical_item_id == original.item_id  # credited, although published later
+
+
+def test_a_headline_post_crediting_another_site_stays_apart(store: Store, prose: Prose) -> None:
+    a, b, _c = add_feeds(store)
+    article, post = _headline_post(prose, "https://c.example/article")
+
+    with store.transaction() as tx:
+        link(tx, a, "article", article, "a.example", NOW - timedelta(hours=2))
+        linked = link(tx, b, "post", post, "b.example", NOW)
+
+    assert (linked.cluster_id, linked.republication) == (None, False)
 
 
 def test_an_earlier_original_arriving_after_its_copies_becomes_canonical(

@@ -89,20 +89,33 @@ def _attribution_votes(member: Member, members: list[Member]) -> list[Vote]:
         for other in members:
             if other.id == member.id or same_site(other.site_host, member.site_host):
                 continue
-            if _credits(credited, other):
+            if credits(credited, other.site_host, other.site_name):
                 evidence = f'{member.url} credits "{credited}" (the site of {other.url})'
                 votes.append(Vote(member.id, other.id, "attribution", evidence))
     return votes
 
 
-def _credits(credited: str, member: Member) -> bool:
-    if "." in credited and member.site_host:
-        return same_site(credited, member.site_host)
-    name = source_key(member.site_name) if member.site_name else None
-    if name and name == credited:
+def credits(credited: str, host: str | None, name: str | None) -> bool:
+    """True when ``credited`` (a source key from an attribution line) names the site ``host``
+    or the outlet ``name``: the host itself, the outlet's name, or the name part of the host
+    ("The Example Times" credits www.exampletimes.com)."""
+    if "." in credited and host:
+        return same_site(credited, host)
+    key = source_key(name) if name else None
+    if key and key == credited:
         return True
-    label = site_label(member.site_host or "")
+    label = site_label(host or "")
     return bool(label) and credited.replace(" ", "") == label.replace("-", "")
+
+
+def credits_other_site(
+    attribution: tuple[str, ...], own_host: str | None, host: str | None, name: str | None
+) -> bool:
+    """True when one of an item's credited sources names another site (``host``, ``name``);
+    a credit to the item's own site (``own_host``) names nobody else."""
+    if own_host and host and same_site(own_host, host):
+        return False
+    return any(credits(credited, host, name) for credited in attribution)
 
 
 _SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go"})

@@ -12,8 +12,10 @@ Two texts are copies when the Jaccard similarity or the containment of the short
 its threshold. Independent reports of one event often share long quotations and little else, so
 a copy found by containment must also share the writer's own words: the containment measured on
 the text outside quotation marks (``narrative``) must reach ``narrative_containment``. Texts
-too short to judge (``min_shingles``) must be near-verbatim copies. A compilation (digest, live
-file) does not absorb a story it merely contains.
+too short to judge (``min_shingles``) must be near-verbatim copies, unless the short text credits
+the other's site in an attribution line (a headline post: "Read the full article at …"); then
+the ordinary containment threshold applies. A compilation (digest, live file) does not absorb a
+story it merely contains.
 """
 
 from __future__ import annotations
@@ -122,17 +124,28 @@ def verdict(
     compilation_a: bool = False,
     compilation_b: bool = False,
     same_headline: bool = False,
+    shorter_credits_longer: bool = False,
 ) -> Verdict:
     """Decide whether A and B are the same article; ``compilation_*`` flags digests.
 
     ``same_headline``: both carry one headline, so a short text inside a compilation is an
     excerpt *of* it (a headline post with its opening paragraphs), not one story of many.
+    ``shorter_credits_longer``: the shorter text's attribution line names the longer's site, so
+    a very short text needs only the ordinary containment, not a near-verbatim one.
     """
     jaccard, contained = found.jaccard, found.containment_of_shorter
     shorter = min(found.size_a, found.size_b)
     if shorter == 0:
         return Verdict(False, 0.0, "containment", "one text has no story words left to compare")
     if shorter < limits.min_shingles:
+        if shorter_credits_longer:
+            copy = contained >= limits.containment
+            why = (
+                f"the shorter text is very short ({shorter} shingles < {limits.min_shingles}) but"
+                f" credits the other's site, and {contained:.0%} of it is found in the other"
+                f" ({'≥' if copy else '<'} {limits.containment:.0%} containment)"
+            )
+            return Verdict(copy, contained, "containment", why)
         copy = contained >= VERBATIM_CONTAINMENT
         why = (
             f"the shorter text is very short ({shorter} shingles < {limits.min_shingles}), so it"
