@@ -688,13 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fast", action="store_true", help="write [extract] fast = true (no fallback extractors)"
     )
-    parser.add_argument(
-        "--copies",
-        type=float,
-        default=replay.COPY_SHARE,
-        metavar="R",
-        help="republished copies per original (1.5: ~1,000 pages)",
-    )
+    replay.add_copies_option(parser)
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = parser.parse_args(argv)
     http = {"min_host_gap_s": args.min_host_gap} if args.min_host_gap is not None else None

@@ -1126,6 +1126,17 @@ def write_config(
     return path
 
 
+def add_copies_option(parser: argparse.ArgumentParser) -> None:
+    """``--copies R``: republished copies per original (see :func:`build_world`)."""
+    parser.add_argument(
+        "--copies",
+        type=float,
+        default=COPY_SHARE,
+        metavar="R",
+        help=f"republished copies per original (default {COPY_SHARE}; 1.5: ~1,000 pages)",
+    )
+
+
 def prepare(
     pages: int | None = None,
     seed: int = 1,
@@ -1164,13 +1175,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         help="start the proxy, write ingestd.toml, serve until Ctrl-C",
     )
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument(
-        "--copies",
-        type=float,
-        default=COPY_SHARE,
-        metavar="R",
-        help=f"republished copies per original (default {COPY_SHARE})",
-    )
+    add_copies_option(parser)
     args = parser.parse_args(list(argv) if argv is not None else None)
     world, _, out = prepare(args.pages, args.seed, args.out, args.min_words, copy_share=args.copies)
     print(json.dumps({"out": str(out), **world.summary()}, indent=1))

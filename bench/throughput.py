@@ -207,13 +207,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "throughput")
-    parser.add_argument(
-        "--copies",
-        type=float,
-        default=replay.COPY_SHARE,
-        metavar="R",
-        help="republished copies per original (1.5: ~1,000 pages)",
-    )
+    replay.add_copies_option(parser)
     args = parser.parse_args()
     result = run(args.pages, args.seed, args.repeat, args.out, args.copies)
     (args.out / "result.json").write_text(json.dumps(result, indent=1) + "\n", "utf-8")
