@@ -13,9 +13,9 @@ import numpy as np
 
 from ingestd.config import DedupSettings
 from ingestd.curation import find_item
-from ingestd.dedup.canonical import credits_other_site, explicit_votes
+from ingestd.dedup.canonical import explicit_votes
 from ingestd.dedup.compare import overlap, verdict
-from ingestd.linking import member, thresholds
+from ingestd.linking import member, shorter_credits_longer, thresholds
 from ingestd.store import ItemRecord, Transaction
 
 
@@ -35,11 +35,10 @@ def explain(tx: Transaction, ref_a: str, ref_b: str, settings: DedupSettings) ->
         arrays[a.id].shingles, arrays[b.id].shingles, arrays[a.id].narrative, arrays[b.id].narrative
     )
     limits = thresholds(settings)
-    shorter, longer = (a, b) if found.size_a <= found.size_b else (b, a)
-    credited = credits_other_site(
-        shorter.attribution, shorter.site_host, longer.site_host, longer.site_name
+    credited = shorter_credits_longer(
+        found, (a.attribution, a.site_host, a.site_name), (b.attribution, b.site_host, b.site_name)
     )
-    decision = verdict(found, limits, a.compilation, b.compilation, False, credited)
+    decision = verdict(found, limits, a.compilation, b.compilation, shorter_credits_longer=credited)
     minhashes = tx.minhashes([a.id, b.id])
     estimate = estimated_jaccard(minhashes.get(a.id, b""), minhashes.get(b.id, b""))
     signals = _signals(a, b)

@@ -15,7 +15,13 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from ingestd.config import DedupSettings
-from ingestd.dedup.canonical import CanonicalChoice, Member, choose_canonical, credits_other_site
+from ingestd.dedup.canonical import (
+    CanonicalChoice,
+    Member,
+    Source,
+    choose_canonical,
+    credits_other_site,
+)
 from ingestd.dedup.cluster import CONTAINED_STORY, PART_OF_LONGER, Match, plan, same_title
 from ingestd.dedup.compare import Overlap, Thresholds, as_hashes, overlap, verdict, without
 from ingestd.model import Reason, Role, Signature
@@ -175,12 +181,12 @@ def _near_matches(
             sig.shingles, arrays[candidate].shingles, sig.narrative, arrays[candidate].narrative
         )
         headline = same_title(item.title, record.title)
-        flags = (
-            sig.compilation_hint,
-            record.compilation,
-            headline,
-            _shorter_credits_longer(found, item, sig, record),
+        credited = shorter_credits_longer(
+            found,
+            (sig.attribution, item.site_host, item.site_name),
+            (record.attribution, record.site_host, record.site_name),
         )
+        flags = (sig.compilation_hint, record.compilation, headline, credited)
         decision = verdict(found, limits, *flags)
         if decision.copy and item.site_host and same_site(item.site_host, record.site_host):
             found = _without_template(
@@ -204,15 +210,10 @@ def _near_matches(
     return matches
 
 
-def _shorter_credits_longer(
-    found: Overlap, item: NewItem, sig: Signature, record: ItemRecord
-) -> bool:
-    """True when the shorter of the new item and a stored one credits the other's site."""
-    if found.size_a <= found.size_b:
-        return credits_other_site(
-            sig.attribution, item.site_host, record.site_host, record.site_name
-        )
-    return credits_other_site(record.attribution, record.site_host, item.site_host, item.site_name)
+def shorter_credits_longer(found: Overlap, a: Source, b: Source) -> bool:
+    """True when the shorter of texts A and B (by shingles in ``found``) credits the other's
+    site: the ``shorter_credits_longer`` flag of :func:`ingestd.dedup.compare.verdict`."""
+    return credits_other_site(a, b) if found.size_a <= found.size_b else credits_other_site(b, a)
 
 
 def _without_template(

@@ -108,12 +108,15 @@ def credits(credited: str, host: str | None, name: str | None) -> bool:
     return bool(label) and credited.replace(" ", "") == label.replace("-", "")
 
 
-def credits_other_site(
-    attribution: tuple[str, ...], own_host: str | None, host: str | None, name: str | None
-) -> bool:
-    """True when one of an item's credited sources names another site (``host``, ``name``);
-    a credit to the item's own site (``own_host``) names nobody else."""
-    if own_host and host and same_site(own_host, host):
+Source = tuple[tuple[str, ...], str | None, str | None]  # credited sources, site host, site name
+
+
+def credits_other_site(item: Source, other: Source) -> bool:
+    """True when one of ``item``'s credited sources names ``other``'s site; a credit to the
+    item's own site names nobody else. Each is ``(attribution, site_host, site_name)``."""
+    attribution, own_host, _ = item
+    _, host, name = other
+    if not attribution or (own_host and host and same_site(own_host, host)):
         return False
     return any(credits(credited, host, name) for credited in attribution)
 

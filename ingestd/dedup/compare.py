@@ -138,19 +138,16 @@ def verdict(
     if shorter == 0:
         return Verdict(False, 0.0, "containment", "one text has no story words left to compare")
     if shorter < limits.min_shingles:
-        if shorter_credits_longer:
-            copy = contained >= limits.containment
-            why = (
-                f"the shorter text is very short ({shorter} shingles < {limits.min_shingles}) but"
-                f" credits the other's site, and {contained:.0%} of it is found in the other"
-                f" ({'≥' if copy else '<'} {limits.containment:.0%} containment)"
-            )
-            return Verdict(copy, contained, "containment", why)
-        copy = contained >= VERBATIM_CONTAINMENT
+        needed = limits.containment if shorter_credits_longer else VERBATIM_CONTAINMENT
+        rule = (
+            "but credits the other's site"
+            if shorter_credits_longer
+            else "so it must be near-verbatim"
+        )
+        copy = contained >= needed
         why = (
-            f"the shorter text is very short ({shorter} shingles < {limits.min_shingles}), so it"
-            f" must be near-verbatim: {contained:.0%} of it is found in the other"
-            f" ({'≥' if copy else '<'} {VERBATIM_CONTAINMENT:.0%})"
+            f"the shorter text is very short ({shorter} shingles < {limits.min_shingles}), {rule}:"
+            f" {contained:.0%} of it is found in the other ({'≥' if copy else '<'} {needed:.0%})"
         )
         return Verdict(copy, contained, "containment", why)
     longer_is_compilation = compilation_b if found.size_a <= found.size_b else compilation_a

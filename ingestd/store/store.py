@@ -359,8 +359,8 @@ class Transaction:
         """Which of these entry keys the feed already has (stored, or pruned by retention)."""
         wanted = list(set(keys))
         found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for start in range(0, len(wanted), _KNOWN_CHUNK):
+            chunk = wanted[start : start + _KNOWN_CHUNK]
             found.update(
                 self.conn.execute(_KNOWN_ENTRIES, {"feed_id": feed_id, "keys": chunk}).scalars()
             )
@@ -699,6 +699,9 @@ _RECENT_POLLS = (
     .limit(bindparam("n"))
 )
 # An entry is known when it is stored or retention pruned it (its tombstone): one statement.
+# It binds each key twice, so a chunk of 450 keys stays under the 999 variables of SQLite
+# builds before 3.32.
+_KNOWN_CHUNK = 450
 _KNOWN_ENTRIES = union_all(
     select(items.c.entry_key).where(
         items.c.feed_id == bindparam("feed_id"),
