@@ -426,22 +426,24 @@ def test_known_entry_keys_are_per_feed(store: Store) -> None:
         assert tx.known_entry_keys(a, []) == set()
 
 
-def test_known_entry_keys_fit_old_sqlite_variable_limits(store: Store) -> None:
+def test_known_entry_keys_fit_old_sqlite_variable_limits(tmp_path: Path) -> None:
     """SQLite builds before 3.32 allow 999 variables a statement; the known-entries query binds
-    each key twice, so its chunks must stay under that."""
-    if store.dialect != "sqlite":
-        pytest.skip("a SQLite limit")
-    a, _b, _c = add_feeds(store)
-    with store.transaction() as tx:
-        tx.insert_item(new_item(a, "k1"))
-        raw = tx.conn.connection.dbapi_connection
-        assert isinstance(raw, sqlite3.Connection)
-        before = raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
-        try:
-            wanted = ["k1"] + [f"x{n}" for n in range(1200)]
-            assert tx.known_entry_keys(a, wanted) == {"k1"}
-        finally:
-            raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)
+    each key twice, so its chunks must stay under that (a SQLite limit: no PostgreSQL run)."""
+    store = Store.open(f"sqlite:///{tmp_path}/limits.sqlite3")
+    try:
+        a, _b, _c = add_feeds(store)
+        with store.transaction() as tx:
+            tx.insert_item(new_item(a, "k1"))
+            raw = tx.conn.connection.dbapi_connection
+            assert isinstance(raw, sqlite3.Connection)
+            before = raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+            try:
+                wanted = ["k1"] + [f"x{n}" for n in range(1200)]
+                assert tx.known_entry_keys(a, wanted) == {"k1"}
+            finally:
+                raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)
+    finally:
+        store.close()
 
 
 def test_the_same_entry_twice_in_one_feed_is_rejected(store: Store) -> None:
