@@ -112,6 +112,8 @@ class Pipeline:
         self.events: PipelineEvents = events or NoEvents()
         self.store = store
         self.pool = pool
+        self._started_pool: Executor | None = None  # the pool that has had a job: see _submit
+        self._pool_start = asyncio.Lock()
         self.writer = Writer(store)
         self.side = ThreadPoolExecutor(  # leases and host turns: short, never behind the writer
             max_workers=settings.http.max_concurrency + 2, thread_name_prefix="ingestd-side"
@@ -138,14 +140,28 @@ class Pipeline:
 
     async def cpu(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run ``fn(*args)`` in the process pool, replacing the pool once if it is broken."""
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.pool, partial(fn, *args))
+            return await self._submit(fn, *args)
         except BrokenExecutor:
             if self.pool_factory is None:
                 raise
             self._replace_pool()
-            return await loop.run_in_executor(self.pool, partial(fn, *args))
+            return await self._submit(fn, *args)
+
+    async def _submit(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` on the pool. A pool's first job is handed over from a thread: it
+        starts the pool's forkserver and waits until that has imported the worker modules
+        (0.2-0.6 s), which would otherwise stall the event loop and every fetch on it. Jobs
+        that come meanwhile wait for it here, without blocking the loop."""
+        loop = asyncio.get_running_loop()
+        pool = self.pool
+        if pool is not self._started_pool:
+            async with self._pool_start:
+                if pool is not self._started_pool:
+                    job = await loop.run_in_executor(self.side, partial(pool.submit, fn, *args))
+                    self._started_pool = pool
+                    return await asyncio.wrap_future(job)
+        return await loop.run_in_executor(pool, partial(fn, *args))
 
     def _replace_pool(self) -> None:
         """A fresh pool for a broken one (jobs in flight on the old one fail and are retried)."""
