@@ -25,9 +25,13 @@ class _Context:
     def __init__(self, config_path: str | None, verbose: bool) -> None:
         self.config_path = config_path
         self.verbose = verbose
+        self._settings: Settings | None = None
 
     def settings(self) -> Settings:
-        return load_settings(self.config_path)
+        """The configuration, read once."""
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
 
 
 def _errors(fn: F) -> F:
@@ -93,8 +97,10 @@ def main(ctx: click.Context, config_path: str | None, once: bool, verbose: bool)
     from ingestd.logs import configure
 
     _leave_objects_to_the_os_at_exit()
-    configure(verbose)
     ctx.obj = _Context(config_path, verbose)
+    if once and ctx.invoked_subcommand is None:
+        _start_pool_early(ctx.obj)  # before the imports below, which it overlaps
+    configure(verbose)
     if ctx.invoked_subcommand is not None:
         if once:
             raise click.UsageError("--once runs a pass by itself; do not combine it with a command")
@@ -103,6 +109,20 @@ def main(ctx: click.Context, config_path: str | None, once: bool, verbose: bool)
         _run_once(ctx.obj)
     else:
         _run_daemon(ctx.obj)
+
+
+def _start_pool_early(context: _Context) -> None:
+    """Start the pool's forkserver now when this pass will surely need it: a feed is polled
+    for the first time (see :mod:`ingestd.poolstart`). A configuration error is left for the
+    pass itself to report."""
+    from ingestd import poolstart
+
+    try:
+        settings = context.settings()
+    except IngestdError:
+        return
+    if poolstart.first_polls_pending(settings.database_url, (feed.url for feed in settings.feeds)):
+        poolstart.start_forkserver()
 
 
 @_errors
@@ -126,10 +146,14 @@ def _run_once(context: _Context) -> None:
 
 @_errors
 def _run_daemon(context: _Context) -> None:
+    from ingestd import poolstart
+
+    settings = context.settings()
+    poolstart.start_forkserver()  # the daemon always needs the pool: its start overlaps imports
     with _imports_without_collections():
         from ingestd.daemon import run_daemon
 
-    run_daemon(context.settings())
+    run_daemon(settings)
 
 
 @main.command(epilog="Example: ingest --config /etc/ingestd/ingestd.toml run")

@@ -4,7 +4,6 @@ pipeline. ``ingest --once`` and the daemon both start here."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -18,21 +17,12 @@ from ingestd.events import PipelineEvents
 from ingestd.fetch import Fetcher
 from ingestd.lock import writer_lock
 from ingestd.pipeline import Pipeline, PollOutcome, RunSummary
+from ingestd.poolstart import forkserver_context
 from ingestd.store import Store
 from ingestd.store.migrations import Migration
 from ingestd.store.upkeep import release_leases
 
 log = structlog.get_logger("ingestd.runner")
-
-
-# What the forkserver imports once, so that every worker starts with it loaded.
-WORKER_MODULES = [
-    "ingestd.work",
-    "ingestd.dedup.signature",
-    "ingestd.extract",
-    "ingestd.parse",
-    "ingestd.workerinit",
-]
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
@@ -42,8 +32,7 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
     fast and never inherit the event loop's threads; each ignores SIGINT and exits when this
     process dies (see :mod:`ingestd.workerinit`).
     """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(WORKER_MODULES)
+    context = forkserver_context()
     count = workers or os.cpu_count() or 1
     return ProcessPoolExecutor(
         max_workers=count,

@@ -1,0 +1,55 @@
+"""When ``ingest --once`` starts the pool's forkserver before its own imports: only when the
+pass will poll a feed for the first time (a pass of 304s must not pay for it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingestd.config import FeedConfig
+from ingestd.poolstart import first_polls_pending
+from ingestd.store import Store
+
+FEEDS = ["http://a.example/feed.xml", "http://b.example/feed.xml"]
+
+
+def _store_with_feeds(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    store = Store.open(url)
+    with store.transaction() as tx:
+        tx.sync_feeds([FeedConfig(feed) for feed in FEEDS], datetime.now(UTC))
+    store.close()
+    return url
+
+
+def _mark_polled(url: str, feed_url: str, **values: object) -> None:
+    store = Store.open(url)
+    with store.transaction() as tx:
+        feed_id = tx.feed_id_for_url(feed_url)
+        assert feed_id is not None
+        tx.update_feed(feed_id, last_polled_at=datetime.now(UTC), **values)
+    store.close()
+
+
+def test_a_database_not_created_yet_means_first_polls(tmp_path: Path) -> None:
+    assert first_polls_pending(f"sqlite:///{tmp_path}/new.sqlite3", FEEDS)
+    assert not (tmp_path / "new.sqlite3").exists()  # the check created nothing
+
+
+def test_feeds_never_polled_mean_first_polls_and_polled_ones_do_not(tmp_path: Path) -> None:
+    url = _store_with_feeds(tmp_path / "s.sqlite3")
+    assert first_polls_pending(url, FEEDS)
+    _mark_polled(url, FEEDS[0])
+    assert first_polls_pending(url, FEEDS)  # b is still new
+    _mark_polled(url, FEEDS[1], aliases="http://b-old.example/rss")
+    assert not first_polls_pending(url, FEEDS)
+    assert not first_polls_pending(url, [*FEEDS, "http://b-old.example/rss"])  # an alias
+    assert first_polls_pending(url, [*FEEDS, "http://c.example/feed.xml"])  # added to config
+
+
+def test_other_or_unreadable_databases_leave_the_pool_to_its_first_job(tmp_path: Path) -> None:
+    assert not first_polls_pending("postgresql://postgres@127.0.0.1:5432/test", FEEDS)
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"this is not a database" * 100)
+    assert not first_polls_pending(f"sqlite:///{garbage}", FEEDS)
+    assert garbage.read_bytes() == b"this is not a database" * 100
