@@ -29,6 +29,7 @@ WORKER_MODULES = [
     "ingestd.extract",
     "ingestd.parse",
     "ingestd.workerinit",
+    "ingestd.forkserver_exit",  # last: imported in the forkserver only, see its docstring
 ]
 
 

@@ -3,13 +3,16 @@ pass will poll a feed for the first time (a pass of 304s must not pay for it).""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ingestd.config import FeedConfig
-from ingestd.poolstart import first_polls_pending
+from ingestd.poolstart import WORKER_MODULES, first_polls_pending
 from ingestd.store import Store
 
+REPO = Path(__file__).resolve().parents[1]
 FEEDS = ["http://a.example/feed.xml", "http://b.example/feed.xml"]
 
 
@@ -53,3 +56,19 @@ def test_other_or_unreadable_databases_leave_the_pool_to_its_first_job(tmp_path:
     garbage.write_bytes(b"this is not a database" * 100)
     assert not first_polls_pending(f"sqlite:///{garbage}", FEEDS)
     assert garbage.read_bytes() == b"this is not a database" * 100
+
+
+def test_the_forkserver_skips_the_final_collections_at_its_exit() -> None:
+    """``ingestd.forkserver_exit`` is among the forkserver's preloads, and once imported it
+    freezes every object at exit (so the interpreter's final collections find nothing to do)."""
+    assert WORKER_MODULES[-1] == "ingestd.forkserver_exit"
+    probe = (
+        "import atexit, gc, os\n"
+        # registered first, so it runs last: after the module's own hook
+        "atexit.register(lambda: os.write(1, str(gc.get_freeze_count()).encode()))\n"
+        "import ingestd.forkserver_exit\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert int(done.stdout) > 1000
