@@ -113,16 +113,18 @@ def main(ctx: click.Context, config_path: str | None, once: bool, verbose: bool)
 
 def _start_pool_early(context: _Context) -> None:
     """Start the pool's forkserver now when this pass will surely need it: a feed is polled
-    for the first time (see :mod:`ingestd.poolstart`). A configuration error is left for the
-    pass itself to report."""
+    for the first time (see :mod:`ingestd.poolstart`). Only a head start: whatever goes wrong
+    here (a configuration error, an unreadable database, no room for the forkserver's socket)
+    is left for the pass itself to meet and report."""
     from ingestd import poolstart
 
     try:
         settings = context.settings()
-    except IngestdError:
+        feed_urls = [feed.url for feed in settings.feeds]
+        if poolstart.first_polls_pending(settings.database_url, feed_urls):
+            poolstart.start_forkserver()
+    except Exception:  # a head start only: see the docstring
         return
-    if poolstart.first_polls_pending(settings.database_url, (feed.url for feed in settings.feeds)):
-        poolstart.start_forkserver()
 
 
 @_errors
