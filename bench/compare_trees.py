@@ -86,7 +86,23 @@ def main() -> int:
             f"{[round(x, 2) for x in first[name]]}; second pass median "
             f"{statistics.median(second[name]):.2f} s {[round(x, 2) for x in second[name]]}"
         )
+    for label, times in (("first", first), ("second", second)):
+        print(_paired(label, times["A"], times["B"]))
     return 0
+
+
+def _paired(label: str, a: list[float], b: list[float]) -> str:
+    """B - A of each round's pair (run back to back, so the machine's drift over the run
+    cancels out), their median and how many rounds B was the faster."""
+    differences = [round(y - x, 2) for x, y in zip(a, b, strict=True)]
+    if not differences:
+        return f"{label} pass: no rounds"
+    faster = sum(d < 0 for d in differences)
+    median = statistics.median(differences)
+    return (
+        f"{label} pass, B - A per round: {differences}; median {median:+.2f} s;"
+        f" B faster in {faster} of {len(differences)} rounds"
+    )
 
 
 if __name__ == "__main__":
