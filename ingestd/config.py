@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ingestd import __version__
 from ingestd.dedup.keys import MAX_BANDS
@@ -156,6 +156,20 @@ def default_state_dir() -> Path:
             return Path(value)
     xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(xdg) / "ingestd"
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file a ``sqlite:///`` database URL names, as SQLAlchemy reads the URL (the path
+    percent-decoded, a ``?query`` dropped), with ``~`` expanded and made absolute. None for
+    other databases, in-memory SQLite and ``file:`` URIs. Standard library only: it also
+    serves before SQLAlchemy is imported."""
+    scheme, separator, rest = database_url.partition("://")
+    if not separator or scheme.split("+")[0] != "sqlite":
+        return None
+    database = unquote(rest.split("?", 1)[0].removeprefix("/"))
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser().absolute()
 
 
 def default_config_path() -> Path | None:

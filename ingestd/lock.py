@@ -17,8 +17,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
+from ingestd.config import sqlite_file
 from ingestd.errors import StoreError
 
 
@@ -28,14 +27,8 @@ class DatabaseBusyError(StoreError):
 
 def lock_path(database_url: str) -> Path | None:
     """The lock file of a SQLite database file; None for PostgreSQL and in-memory SQLite."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        return None
-    database = url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    path = Path(database).expanduser().absolute()
-    return path.with_name(path.name + ".lock")
+    path = sqlite_file(database_url)
+    return None if path is None else path.with_name(path.name + ".lock")
 
 
 @contextlib.contextmanager

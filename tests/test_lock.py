@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestd.config import load_settings
+from ingestd.config import load_settings, sqlite_file
 from ingestd.daemon import Service
 from ingestd.errors import ConfigError
 from ingestd.lock import DatabaseBusyError, lock_path, writer_lock
@@ -23,6 +23,33 @@ def test_lock_file_sits_next_to_the_sqlite_file(tmp_path: Path) -> None:
     assert lock_path(f"sqlite:///{tmp_path}/db.sqlite3") == tmp_path / "db.sqlite3.lock"
     assert lock_path("sqlite:///:memory:") is None
     assert lock_path("postgresql://user@host/db") is None  # several workers are allowed there
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////tmp/ingestd/db.sqlite3",
+        "sqlite:///relative/db.sqlite3?timeout=3",
+        "sqlite+pysqlite:////tmp/a%20b.sqlite3",
+        "sqlite:///~/ingestd.sqlite3",
+        "sqlite:///:memory:",
+        "sqlite://",
+        "sqlite:///file:db.sqlite3?mode=ro&uri=true",
+        "postgresql://user@host/db",
+    ],
+)
+def test_the_sqlite_file_of_a_url_is_the_one_sqlalchemy_reads(url: str) -> None:
+    """``config.sqlite_file`` (standard library only, used before SQLAlchemy is imported)
+    reads a URL as SQLAlchemy's ``make_url`` does."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    database = parsed.database or ""
+    no_file = database in ("", ":memory:") or database.startswith("file:")
+    if parsed.get_backend_name() != "sqlite" or no_file:
+        assert sqlite_file(url) is None
+    else:
+        assert sqlite_file(url) == Path(database).expanduser().absolute()
 
 
 def test_a_second_writer_is_refused_until_the_first_lets_go(tmp_path: Path) -> None:
