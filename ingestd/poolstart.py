@@ -31,7 +31,7 @@ WORKER_MODULES = [
     "ingestd.extract",
     "ingestd.parse",
     "ingestd.workerinit",
-    "ingestd.forkserver_exit",  # last: imported in the forkserver only, see its docstring
+    "ingestd.forkserver_ready",  # last: imported in the forkserver only, see its docstring
 ]
 
 

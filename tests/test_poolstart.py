@@ -11,6 +11,7 @@ from pathlib import Path
 from ingestd.config import FeedConfig
 from ingestd.poolstart import WORKER_MODULES, first_polls_pending
 from ingestd.store import Store
+from ingestd.work import warm_up
 
 REPO = Path(__file__).resolve().parents[1]
 FEEDS = ["http://a.example/feed.xml", "http://b.example/feed.xml"]
@@ -58,17 +59,28 @@ def test_other_or_unreadable_databases_leave_the_pool_to_its_first_job(tmp_path:
     assert garbage.read_bytes() == b"this is not a database" * 100
 
 
-def test_the_forkserver_skips_the_final_collections_at_its_exit() -> None:
-    """``ingestd.forkserver_exit`` is among the forkserver's preloads, and once imported it
-    freezes every object at exit (so the interpreter's final collections find nothing to do)."""
-    assert WORKER_MODULES[-1] == "ingestd.forkserver_exit"
+def test_the_forkserver_warms_up_and_freezes_its_heap_before_forking() -> None:
+    """``ingestd.forkserver_ready`` is the forkserver's last preload: once imported, every
+    kind of job has run (trafilatura's fallback extractor among them, whose stop lists each
+    worker would otherwise build) and the heap is frozen, so workers' collections and the
+    forkserver's final ones skip what was loaded."""
+    assert WORKER_MODULES[-1] == "ingestd.forkserver_ready"
     probe = (
-        "import atexit, gc, os\n"
-        # registered first, so it runs last: after the module's own hook
-        "atexit.register(lambda: os.write(1, str(gc.get_freeze_count()).encode()))\n"
-        "import ingestd.forkserver_exit\n"
+        "import gc\n"
+        "import trafilatura.external as fallback\n"
+        "assert fallback.JT_STOPLIST is None\n"
+        "import ingestd.forkserver_ready\n"
+        "print(gc.get_freeze_count(), fallback.JT_STOPLIST is not None)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
     )
-    assert int(done.stdout) > 1000
+    frozen, stop_lists_built = done.stdout.split()
+    assert int(frozen) > 10_000
+    assert stop_lists_built == "True"
+
+
+def test_the_warm_up_samples_go_through_every_job() -> None:
+    """Each sample gives a result: a warm-up whose page failed to extract would skip the very
+    code it is there to run."""
+    assert warm_up()
