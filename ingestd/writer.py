@@ -40,6 +40,9 @@ class _Job(Generic[_T]):
     future: asyncio.Future[_T]
 
 
+_Outcome = tuple[_Job[Any], Any, Exception | None]  # a job, its result, its error
+
+
 class Writer:
     """One thread that runs store functions in transactions, grouping those that queue up."""
 
@@ -94,29 +97,37 @@ class Writer:
             except Exception:  # rolled back: each function runs again on its own, below
                 pass
             else:
-                for job, result in zip(live, results, strict=True):
-                    _settle(job, result, None)
+                _settle([(job, result, None) for job, result in zip(live, results, strict=True)])
                 return
         for job in live:
             try:
                 with self._store.transaction(write=job.write) as tx:
                     result = job.fn(tx)
             except Exception as exc:  # the caller's to handle
-                _settle(job, None, exc)
+                _settle([(job, None, exc)])
             else:
-                _settle(job, result, None)
+                _settle([(job, result, None)])
 
 
-def _settle(job: _Job[Any], result: Any, error: Exception | None) -> None:
-    """Hand the result (or the error) to the job's event loop, unless that loop is gone."""
+def _settle(outcomes: list[_Outcome]) -> None:
+    """Hand the results (or errors) to their jobs' event loops, unless a loop is gone.
 
-    def settle() -> None:
-        if job.future.done():  # cancelled meanwhile
-            return
+    One hand-over per loop, not one per job: each ``call_soon_threadsafe`` writes to the loop's
+    wake-up socket, and the loop wakes for each write."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, handed in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_set_results, handed)
+
+
+def _set_results(outcomes: list[_Outcome]) -> None:
+    """Set each job's future (on its event loop), skipping those cancelled meanwhile."""
+    for job, result, error in outcomes:
+        if job.future.done():
+            continue
         if error is not None:
             job.future.set_exception(error)
         else:
             job.future.set_result(result)
-
-    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-        job.loop.call_soon_threadsafe(settle)
