@@ -23,7 +23,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    union_all,
     update,
 )
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -51,7 +50,6 @@ from ingestd.store.schema import (
     host_turns,
     items,
     polls,
-    pruned_entries,
 )
 
 DEDUP_LOCK_ID = 7_140_212_002  # PostgreSQL advisory lock serialising dedup decisions
@@ -356,14 +354,23 @@ class Transaction:
     # --- items: identity ------------------------------------------------------------------
 
     def known_entry_keys(self, feed_id: int, keys: Iterable[str]) -> set[str]:
-        """Which of these entry keys the feed already has (stored, or pruned by retention)."""
+        """Which of these entry keys the feed already has (stored, or pruned by retention).
+
+        Sent to the driver as is: it runs twice per poll, and SQLAlchemy's expanding ``IN``
+        cost more than the query."""
         wanted = list(set(keys))
         found: set[str] = set()
+        one = self.markers(1)
         for start in range(0, len(wanted), _KNOWN_CHUNK):
             chunk = wanted[start : start + _KNOWN_CHUNK]
-            found.update(
-                self.conn.execute(_KNOWN_ENTRIES, {"feed_id": feed_id, "keys": chunk}).scalars()
+            listed = self.markers(len(chunk))
+            statement = (
+                f"SELECT entry_key FROM items WHERE feed_id = {one} AND entry_key IN ({listed})"
+                " UNION ALL SELECT entry_key FROM pruned_entries"
+                f" WHERE feed_id = {one} AND entry_key IN ({listed})"
             )
+            rows = self.conn.exec_driver_sql(statement, (feed_id, *chunk, feed_id, *chunk))
+            found.update(key for (key,) in rows)
         return found
 
     def items_matching(
@@ -401,8 +408,8 @@ class Transaction:
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             statement = (
-                f"SELECT key, item_id FROM dedup_keys WHERE key IN ({self._markers(len(chunk))})"
-                f" AND item_id != {self._markers(1)}{window}"
+                f"SELECT key, item_id FROM dedup_keys WHERE key IN ({self.markers(len(chunk))})"
+                f" AND item_id != {self.markers(1)}{window}"
             )  # sent as is: SQLAlchemy's expanding IN cost more than the lookup
             # The item's own rows are left in the database: its keys are stored before the
             # lookup, and reading them back was half or more of the rows a lookup returned.
@@ -431,7 +438,7 @@ class Transaction:
     def _first_item_sql(self) -> str:
         """:meth:`first_item_since` as SQL sent as is (:meth:`candidates` nests it)."""
         return (
-            f"SELECT id FROM items WHERE fetched_at >= {self._markers(1)}"
+            f"SELECT id FROM items WHERE fetched_at >= {self.markers(1)}"
             " ORDER BY fetched_at, id LIMIT 1"
         )
 
@@ -454,13 +461,13 @@ class Transaction:
         for column in _IDENTITY_COLUMNS:
             wanted = list(values.get(column, ()))
             if wanted:
-                clauses.append(f"{column} IN ({self._markers(len(wanted))})")
+                clauses.append(f"{column} IN ({self.markers(len(wanted))})")
                 parameters.extend(wanted)
         if not clauses:
             return []
         statement = (
             f"SELECT id, {', '.join(_IDENTITY_COLUMNS)} FROM items"
-            f" WHERE ({' OR '.join(clauses)}) AND id != {self._markers(1)} ORDER BY id LIMIT 200"
+            f" WHERE ({' OR '.join(clauses)}) AND id != {self.markers(1)} ORDER BY id LIMIT 200"
         )
         hits = list(self.conn.exec_driver_sql(statement, (*parameters, exclude_item)))
         if not hits:
@@ -496,7 +503,7 @@ class Transaction:
         if not wanted:
             return {}
         statement = (
-            f"SELECT id, shingles, narrative FROM items WHERE id IN ({self._markers(len(wanted))})"
+            f"SELECT id, shingles, narrative FROM items WHERE id IN ({self.markers(len(wanted))})"
         )
         return {
             int(item_id): ItemShingles(int(item_id), bytes(shingles), bytes(narrative))
@@ -565,7 +572,7 @@ class Transaction:
         rows = [(key, item_id) for key in dict.fromkeys(keys)]
         if not rows:
             return
-        statement = f"INSERT INTO dedup_keys (key, item_id) VALUES ({self._markers(2)})"
+        statement = f"INSERT INTO dedup_keys (key, item_id) VALUES ({self.markers(2)})"
         self.conn.exec_driver_sql(statement, rows)
 
     def _insert_new(self, table: Table) -> Any:
@@ -579,7 +586,7 @@ class Transaction:
 
         return sqlite_insert(table)
 
-    def _markers(self, count: int) -> str:
+    def markers(self, count: int) -> str:
         """``count`` positional parameter markers for SQL sent to the driver as is."""
         marker = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
         return ", ".join([marker] * count)
@@ -702,16 +709,6 @@ _RECENT_POLLS = (
 # It binds each key twice, so a chunk of 450 keys stays under the 999 variables of SQLite
 # builds before 3.32.
 _KNOWN_CHUNK = 450
-_KNOWN_ENTRIES = union_all(
-    select(items.c.entry_key).where(
-        items.c.feed_id == bindparam("feed_id"),
-        items.c.entry_key.in_(bindparam("keys", expanding=True)),
-    ),
-    select(pruned_entries.c.entry_key).where(
-        pruned_entries.c.feed_id == bindparam("feed_id"),
-        pruned_entries.c.entry_key.in_(bindparam("keys", expanding=True)),
-    ),
-)
 _LEASE = (
     update(feeds)
     .where(feeds.c.id.in_(bindparam("ids", expanding=True)))

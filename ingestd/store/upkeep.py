@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     and_,
-    bindparam,
     delete,
     func,
     insert,
@@ -261,15 +260,15 @@ def _by_feed(doomed: Iterable[tuple[int, int, str]]) -> dict[int, list[str]]:
 
 
 def forget_pruned(tx: Transaction, feed_id: int, listed: Iterable[str]) -> None:
-    """Forget the pruned entries of a feed that its latest document no longer lists."""
-    tx.conn.execute(_FORGET_PRUNED, {"feed_id": feed_id, "keep": list(set(listed))})
+    """Forget the pruned entries of a feed that its latest document no longer lists.
 
-
-# Built once (it runs on every poll that brings something new); NOT IN () keeps no entry.
-_FORGET_PRUNED = delete(pruned_entries).where(
-    pruned_entries.c.feed_id == bindparam("feed_id"),
-    pruned_entries.c.entry_key.not_in(bindparam("keep", expanding=True)),
-)
+    Sent to the driver as is (it runs on every poll that brings something new; SQLAlchemy's
+    expanding ``NOT IN`` cost more than the statement)."""
+    keep = list(set(listed))
+    statement = f"DELETE FROM pruned_entries WHERE feed_id = {tx.markers(1)}"
+    if keep:
+        statement += f" AND entry_key NOT IN ({tx.markers(len(keep))})"
+    tx.conn.exec_driver_sql(statement, (feed_id, *keep))
 
 
 # --- consistency -----------------------------------------------------------------------------
