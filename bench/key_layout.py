@@ -12,6 +12,7 @@ passive checkpoints on a thread every 0.5 s, as ingestd's writer has them).
 
     python bench/key_layout.py build --layout integer --database bench/out/keys-int.sqlite3
     python bench/key_layout.py measure --layout integer --database bench/out/keys-int.sqlite3
+    python bench/key_layout.py build --layout integer --page-size 1024 --database ...  # 1 KiB pages
 
 Building a million items' keys takes ~4 minutes (integer) and ~10 (text) and 1.4 / 3.7 GB.
 Run ``measure`` for both layouts alternately: the file is read through first, so that both
@@ -61,9 +62,11 @@ def as_layout(layout: str, keys: np.ndarray) -> list[int] | list[str]:
     return [f"{'abp'[(key >> 32) - 1]}:{key & 0xFFFFFFFF:08x}" for key in keys.tolist()]
 
 
-def build(database: Path, layout: str, items: int) -> None:
-    """Create the table with ``items`` × 45 keys, inserted in key order, indexes after."""
+def build(database: Path, layout: str, items: int, page_size: int = 4096) -> None:
+    """Create the table with ``items`` × 45 keys, inserted in key order, indexes after, in a
+    file of ``page_size``-byte pages."""
     conn = sqlite3.connect(database, isolation_level=None)
+    conn.execute(f"PRAGMA page_size={page_size}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA cache_size=-1000000")
@@ -150,9 +153,10 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1_000_000, help="items to build")
     parser.add_argument("--new", type=int, default=2000, help="new items timed")
     parser.add_argument("--warmup", type=int, default=200, help="new items before timing")
+    parser.add_argument("--page-size", type=int, default=4096, help="bytes (build only)")
     args = parser.parse_args()
     if args.action == "build":
-        build(args.database, args.layout, args.items)
+        build(args.database, args.layout, args.items, args.page_size)
     else:
         measure(args.database, args.layout, args.new, args.warmup)
 
