@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -289,8 +290,9 @@ def recompute_cluster(
     explicit = {(v.voter, v.target): v.kind for v in choice.votes}
     for record in members:
         if record.id == choice.item_id:
-            tx.set_membership(
-                record.id,
+            _set_membership(
+                tx,
+                record,
                 role=Role.CANONICAL.value,
                 similarity=1.0,
                 similarity_measure=None,
@@ -303,8 +305,9 @@ def recompute_cluster(
         reason = (
             explicit.get((record.id, choice.item_id)) or record.match_reason or Reason.MINHASH.value
         )
-        tx.set_membership(
-            record.id,
+        _set_membership(
+            tx,
+            record,
             role=Role.REPUBLICATION.value,
             similarity=round(decision.score, 4),
             similarity_measure=decision.measure,
@@ -318,6 +321,15 @@ def recompute_cluster(
         size=len(members),
         updated_at=now,
     )
+
+
+def _set_membership(tx: Transaction, record: ItemRecord, **values: Any) -> None:
+    """``tx.set_membership`` for a member whose stored fields differ from ``values``; nothing
+    for one already as decided. A cluster is re-decided whenever an item joins it, and most of
+    its members keep their roles: rewriting each of their rows (text and signature arrays
+    included) made the writer's work grow with the square of a cluster's size."""
+    if any(getattr(record, name) != value for name, value in values.items()):
+        tx.set_membership(record.id, **values)
 
 
 def _make_single(tx: Transaction, item_id: int) -> None:

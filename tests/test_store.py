@@ -788,6 +788,34 @@ def test_two_copies_are_clustered_with_the_earliest_canonical(store: Store, pros
     assert copy_record.similarity is not None and copy_record.similarity >= 0.5
 
 
+def test_a_copy_joining_a_cluster_leaves_the_members_that_keep_their_roles_unwritten(
+    tmp_path: Path, prose: Prose
+) -> None:
+    """The cluster is re-decided when a copy joins, but only rows whose role, similarity or
+    reason change are written (each write rewrote the whole row, text and arrays included)."""
+    store = Store.open(f"sqlite:///{tmp_path / 'cluster.sqlite3'}")
+    try:
+        a, b, c = add_feeds(store)
+        story = "\n".join(prose(120, 12))
+        with store.transaction() as tx:
+            link(tx, a, "story", story, "a.example", NOW - timedelta(hours=5))
+            first = link(tx, b, "story-copy", story, "b.example", NOW - timedelta(hours=1))
+        with store.transaction() as tx:
+            tx.conn.exec_driver_sql("CREATE TEMP TABLE written (id INTEGER)")
+            tx.conn.exec_driver_sql(
+                "CREATE TEMP TRIGGER count_writes AFTER UPDATE ON items"
+                " BEGIN INSERT INTO written VALUES (new.id); END"
+            )
+            second = link(tx, c, "story-copy-2", story, "c.example", NOW)
+            written = {row[0] for row in tx.conn.exec_driver_sql("SELECT id FROM written")}
+            members = tx.cluster_members(second.cluster_id or 0)
+    finally:
+        store.close()
+
+    assert second.cluster_id == first.cluster_id and len(members) == 3
+    assert written == {second.item_id}
+
+
 def test_an_unrelated_story_stays_single(store: Store, prose: Prose) -> None:
     a, b, _c = add_feeds(store)
     with store.transaction() as tx:
