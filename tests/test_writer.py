@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -28,7 +30,22 @@ def _titles(store: Store) -> dict[int, str | None]:
         return {feed.id: feed.title for feed in tx.feeds()}
 
 
-def _run_behind_a_blocker(store: Store, queued: list[tuple[int, str | None]]) -> list[object]:
+class _CountingLoop(asyncio.SelectorEventLoop):
+    """A real event loop that counts the callbacks other threads hand it (each one a write to
+    its wake-up socket)."""
+
+    handed_over = 0
+
+    def call_soon_threadsafe(self, callback: Any, *args: Any, context: Any = None) -> Any:
+        self.handed_over += 1
+        return super().call_soon_threadsafe(callback, *args, context=context)
+
+
+def _run_behind_a_blocker(
+    store: Store,
+    queued: list[tuple[int, str | None]],
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> list[object]:
     """One function holds the writer until ``queued`` (feed id, title to write; None raises)
     are all waiting; returns each queued function's result or exception."""
     release = threading.Event()
@@ -59,7 +76,8 @@ def _run_behind_a_blocker(store: Store, queued: list[tuple[int, str | None]]) ->
         finally:
             writer.close()
 
-    return asyncio.run(run())
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(run())
 
 
 def test_functions_queued_behind_a_transaction_share_the_next_one(store: Store) -> None:
@@ -72,6 +90,20 @@ def test_functions_queued_behind_a_transaction_share_the_next_one(store: Store) 
     assert len(commits) == 2  # the blocker's, then one for the three queued behind it
     assert results == [f"t{i}" for i in ids]
     assert _titles(store) == {i: f"t{i}" for i in ids}
+
+
+def test_a_groups_results_reach_the_event_loop_in_one_hand_over(store: Store) -> None:
+    ids = _feed_ids(store, 3)
+    loops: list[_CountingLoop] = []
+
+    def counting_loop() -> asyncio.AbstractEventLoop:
+        loops.append(_CountingLoop())
+        return loops[-1]
+
+    results = _run_behind_a_blocker(store, [(i, f"t{i}") for i in ids], counting_loop)
+
+    assert results == [f"t{i}" for i in ids]
+    assert loops[0].handed_over == 2  # the blocker's result, then the three queued behind it
 
 
 def test_a_failing_function_fails_alone_and_the_others_are_committed(store: Store) -> None:
