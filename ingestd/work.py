@@ -46,7 +46,7 @@ def feed_content_job(content_html: str, title: str, note: str, params: Signature
 
 
 # Invented samples for :func:`warm_up` (no publisher's text): a full page, a page too short for
-# trafilatura's main extractor (it then tries its jusText fallback), and a two-item feed.
+# trafilatura's main extractor (it then tries its jusText fallback), and a one-item feed.
 _SAMPLE_PARAGRAPHS = (
     "HARBOURTON — The town council voted on Tuesday to rebuild the old stone bridge over the"
     " river, ending a debate that had run for three years.",
