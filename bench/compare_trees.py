@@ -4,7 +4,8 @@ The machine's speed drifts by tens of percent within an hour, so two ``throughpu
 hour apart do not compare two versions. This runs ``ingest --once`` from each checkout in turn
 (A, B, then B, A, ...), each on its own state folder, against the same world served by the same
 proxy, and prints the median first pass (fresh database, with ``--fresh``) and second pass
-(every feed due again, answering 304) of each.
+(every feed due again, answering 304) of each, in wall time and in the CPU time of the process
+tree (main process and pool, sampled from ``/proc``), and each round's B − A of both.
 
     python bench/compare_trees.py /path/to/old-checkout . --rounds 4 --fresh
 """
@@ -22,23 +23,36 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+import quality_replay  # noqa: E402
 import replay  # noqa: E402
 import throughput  # noqa: E402
 
 
-def run_pass(tree: Path, config: Path, state: Path) -> float:
-    """One ``python -m ingestd --once`` from ``tree``; its wall time in seconds."""
+def run_pass(tree: Path, config: Path, state: Path) -> tuple[float, float]:
+    """One ``python -m ingestd --once`` from ``tree``: its wall time and the CPU time of its
+    process tree (main process and pool, sampled from ``/proc``; 0.0 without it), in seconds."""
     env = throughput._clean_env()  # no INGESTD_* variables, no proxies from the environment
     env["INGESTD_STATE_DIR"] = str(state)
     env["PYTHONPATH"] = str(tree)
     command = [sys.executable, "-m", "ingestd", "--config", str(config), "--once"]
     clock = time.perf_counter()
-    done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+    with subprocess.Popen(
+        command, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        sampler = quality_replay.TreeCpu(process.pid) if Path("/proc/self/stat").exists() else None
+        if sampler is not None:
+            sampler.__enter__()
+        try:
+            _, stderr = process.communicate()
+        finally:
+            if sampler is not None:
+                sampler.__exit__()
+    wall = time.perf_counter() - clock
+    if process.returncode != 0:
         raise SystemExit(
-            f"compare_trees: ingest in {tree} exited {done.returncode}:\n{done.stderr[-2000:]}"
+            f"compare_trees: ingest in {tree} exited {process.returncode}:\n{stderr[-2000:]}"
         )
-    return time.perf_counter() - clock
+    return wall, float(sampler.summary().get("total_s", 0.0)) if sampler is not None else 0.0
 
 
 def main() -> int:
@@ -56,8 +70,8 @@ def main() -> int:
     for tree in trees.values():
         throughput.compile_sources(tree)  # both as installed: no compiling in a timed pass
     world, _, folder = replay.prepare(args.pages, 1, args.out)
-    first: dict[str, list[float]] = {name: [] for name in trees}
-    second: dict[str, list[float]] = {name: [] for name in trees}
+    first: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}  # (wall, CPU)
+    second: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
     with replay.ReplayProxy(world, folder / "proxy-log.jsonl") as proxy:
         configs = {
             name: replay.write_config(
@@ -81,13 +95,19 @@ def main() -> int:
                 second[name].append(run_pass(trees[name], configs[name], state))
             print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
     for name, tree in trees.items():
-        print(
-            f"{name} {tree}: first pass median {statistics.median(first[name]):.2f} s "
-            f"{[round(x, 2) for x in first[name]]}; second pass median "
-            f"{statistics.median(second[name]):.2f} s {[round(x, 2) for x in second[name]]}"
-        )
-    for label, times in (("first", first), ("second", second)):
-        print(_paired(label, times["A"], times["B"]))
+        for label, runs in (("first", first[name]), ("second", second[name])):
+            walls, cpus = [w for w, _ in runs], [c for _, c in runs]
+            if runs:
+                print(
+                    f"{name} {tree}: {label} pass median {statistics.median(walls):.2f} s"
+                    f" {[round(x, 2) for x in walls]}, CPU {statistics.median(cpus):.2f} s"
+                    f" {[round(x, 2) for x in cpus]}"
+                )
+    for label, runs in (("first", first), ("second", second)):
+        for index, unit in ((0, "wall"), (1, "CPU")):
+            a = [run[index] for run in runs["A"]]
+            b = [run[index] for run in runs["B"]]
+            print(_paired(f"{label} pass {unit}", a, b))
     return 0
 
 
@@ -96,12 +116,12 @@ def _paired(label: str, a: list[float], b: list[float]) -> str:
     cancels out), their median and how many rounds B was the faster."""
     differences = [round(y - x, 2) for x, y in zip(a, b, strict=True)]
     if not differences:
-        return f"{label} pass: no rounds"
+        return f"{label}: no rounds"
     faster = sum(d < 0 for d in differences)
     median = statistics.median(differences)
     return (
-        f"{label} pass, B - A per round: {differences}; median {median:+.2f} s;"
-        f" B faster in {faster} of {len(differences)} rounds"
+        f"{label}, B - A per round: {differences}; median {median:+.2f} s;"
+        f" B less in {faster} of {len(differences)} rounds"
     )
 
 
