@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -31,28 +31,15 @@ import throughput  # noqa: E402
 def run_pass(tree: Path, config: Path, state: Path) -> tuple[float, float]:
     """One ``python -m ingestd --once`` from ``tree``: its wall time and the CPU time of its
     process tree (main process and pool, sampled from ``/proc``; 0.0 without it), in seconds."""
-    env = throughput._clean_env()  # no INGESTD_* variables, no proxies from the environment
-    env["INGESTD_STATE_DIR"] = str(state)
-    env["PYTHONPATH"] = str(tree)
-    command = [sys.executable, "-m", "ingestd", "--config", str(config), "--once"]
+    cpu: dict[str, Any] = {}
     clock = time.perf_counter()
-    with subprocess.Popen(
-        command, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as process:
-        sampler = quality_replay.TreeCpu(process.pid) if Path("/proc/self/stat").exists() else None
-        if sampler is not None:
-            sampler.__enter__()
-        try:
-            _, stderr = process.communicate()
-        finally:
-            if sampler is not None:
-                sampler.__exit__()
+    done = quality_replay.run_ingest(config, state, "--once", cpu=cpu, tree=tree)
     wall = time.perf_counter() - clock
-    if process.returncode != 0:
+    if done.returncode != 0:
         raise SystemExit(
-            f"compare_trees: ingest in {tree} exited {process.returncode}:\n{stderr[-2000:]}"
+            f"compare_trees: ingest in {tree} exited {done.returncode}:\n{done.stderr[-2000:]}"
         )
-    return wall, float(sampler.summary().get("total_s", 0.0)) if sampler is not None else 0.0
+    return wall, float(cpu.get("total_s", 0.0))
 
 
 def main() -> int:

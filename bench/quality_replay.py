@@ -55,8 +55,10 @@ def run_ingest(
     state: Path,
     *args: str,
     cpu: dict[str, Any] | None = None,
+    tree: Path = REPO,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m ingestd --config <config> <args>`` from the repository, a clean environment.
+    """``python -m ingestd --config <config> <args>`` from ``tree`` (this repository unless
+    another checkout is named), a clean environment.
 
     With ``cpu`` (a dict), the process tree's CPU time is sampled and stored in it.
     """
@@ -65,10 +67,10 @@ def run_ingest(
         k: v for k, v in os.environ.items() if k not in skip and not k.lower().endswith("_proxy")
     }
     env["INGESTD_STATE_DIR"] = str(state)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(tree) + os.pathsep + env.get("PYTHONPATH", "")
     command = [sys.executable, "-m", "ingestd", "--config", str(config), *args]
     with subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
         proc = Path("/proc/self/stat").exists()
         sampler = TreeCpu(process.pid) if cpu is not None and proc else None
