@@ -164,7 +164,7 @@ def test_migration_8_turns_the_stored_text_keys_into_integer_keys(
                 tx.conn.execute(insert(schema.legacy_lsh_keys), rows)
             odd = [{"key": k, "item_id": stored["short"], "at": 0} for k in ("x:1", "b:zz")]
             tx.conn.execute(insert(schema.legacy_lsh_keys), odd)  # no known form: -1, no error
-        assert [m.version for m in migrations.upgrade(store.engine)] == [8]
+        assert [m.version for m in migrations.upgrade(store.engine)] == [8, 9]  # to HEAD
         tables = set(inspect(store.engine).get_table_names())
         with store.transaction() as tx:
             short_sig = make_signature(short, "", params)
@@ -188,6 +188,93 @@ def test_migration_8_turns_the_stored_text_keys_into_integer_keys(
     }
     assert linked.republication
     assert unknown == {"b": {stored["short"]: 1}}  # the two odd keys are one row
+
+
+def _item_index_names(store: Store) -> set[str]:
+    """The names of the items table's indexes, read from the catalogue (SQLAlchemy's reflection
+    skips SQLite's indexes on expressions)."""
+    with store.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'"
+        else:
+            query = (
+                "SELECT indexname FROM pg_indexes"
+                " WHERE tablename = 'items' AND schemaname = current_schema()"
+            )
+        return {str(name) for (name,) in conn.exec_driver_sql(query)}
+
+
+def test_migration_9_indexes_items_newest_first_and_keeps_them(database_url: str) -> None:
+    """A store of version 8 (an index of publication time alone) gets the newest-first index
+    of publication, else fetch, time; its items and their order are unchanged."""
+    from sqlalchemy import text
+
+    from ingestd.store import schema
+
+    store = Store.open(database_url, migrate=False)
+    try:
+        with store.engine.begin() as conn:
+            schema.schema_version.create(conn)
+            for migration in migrations.MIGRATIONS[:8]:
+                migration.apply(conn)
+            # migration 1 creates today's indexes: put back the one a version-8 store has
+            conn.execute(text("DROP INDEX ix_items_when"))
+            conn.execute(text("CREATE INDEX ix_items_published ON items (published_at)"))
+            conn.execute(
+                schema.schema_version.insert().values(version=8, description="v8", applied_at=NOW)
+            )
+        assert {"ix_items_published"} <= _item_index_names(store) - {"ix_items_when"}
+        a, _b, _c = add_feeds(store)
+        with store.transaction() as tx:
+            old = tx.insert_item(new_item(a, "old", published=NOW - timedelta(days=2)))
+            undated = tx.insert_item(new_item(a, "undated", published=None, fetched=NOW))
+            new = tx.insert_item(new_item(a, "new", published=NOW + timedelta(hours=1)))
+        assert [m.version for m in migrations.upgrade(store.engine)] == [9]
+        names = _item_index_names(store)
+        with store.transaction(write=False) as tx:
+            listed = [item.id for item in tx.list_items()]
+    finally:
+        store.close()
+    assert "ix_items_when" in names and "ix_items_published" not in names
+    assert listed == [new, undated, old]
+
+
+def test_listings_newest_first_walk_an_index_instead_of_sorting_every_item(
+    tmp_path: Path,
+) -> None:
+    """``list_items`` and the export's story query read their rows in order from
+    ``ix_items_when``: SQLite's plan has no sort over the whole table (which at a million
+    items read every row for a page of 50)."""
+    from sqlalchemy import event
+
+    from ingestd.store import stories
+
+    store = Store.open(f"sqlite:///{tmp_path}/plan.sqlite3")
+    statements: list[tuple[str, object]] = []
+
+    def capture(_conn: object, _cursor: object, sql: str, params: object, *_: object) -> None:
+        if sql.lstrip().upper().startswith("SELECT") and "FROM items" in sql:
+            statements.append((sql, params))
+
+    try:
+        a, _b, _c = add_feeds(store)
+        with store.transaction() as tx:
+            for day in range(3):
+                tx.insert_item(new_item(a, f"e{day}", published=NOW - timedelta(days=day)))
+        event.listen(store.engine, "before_cursor_execute", capture)
+        with store.transaction(write=False) as tx:
+            tx.list_items(limit=2)
+            stories.story_heads(tx, since=NOW - timedelta(days=1), limit=2)
+            stories.story_heads(tx, limit=2)
+        event.remove(store.engine, "before_cursor_execute", capture)
+        path = str(tmp_path / "plan.sqlite3")
+    finally:
+        store.close()
+    assert len(statements) == 3
+    with sqlite3.connect(path) as conn:
+        for sql, params in statements:
+            plan = " | ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+            assert "ix_items_when" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_opening_twice_keeps_the_schema_and_the_data(database_url: str) -> None:

@@ -42,6 +42,7 @@ from ingestd.store.records import (
     PollRecord,
 )
 from ingestd.store.schema import (
+    NEWEST_FIRST,
     UtcDateTime,
     clusters,
     dedup_keys,
@@ -609,7 +610,7 @@ class Transaction:
 
     def list_items(self, feed_url: str | None = None, limit: int | None = None) -> list[ItemRecord]:
         """Items newest first (by publication, else fetch time), optionally of one feed."""
-        when = func.coalesce(items.c.published_at, items.c.fetched_at)
+        when = NEWEST_FIRST
         query = _item_select().order_by(when.desc(), items.c.id.desc())
         if feed_url is not None:
             query = query.where(feeds.c.url == feed_url)

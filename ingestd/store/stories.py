@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from ingestd.store.records import ClusterRecord, ItemRecord
-from ingestd.store.schema import clusters, items
+from ingestd.store.schema import NEWEST_FIRST, clusters, items
 from ingestd.store.store import Transaction, _cluster, _item, _item_select
 
 _HEAD_ROLES = ("canonical", "single")
@@ -30,7 +30,7 @@ def story_heads(
     ``since`` keeps items published (else fetched) at or after it; ``feed_id`` keeps the stories
     that feed carried, whichever member is canonical.
     """
-    when = func.coalesce(items.c.published_at, items.c.fetched_at)
+    when = NEWEST_FIRST
     query = _item_select().where(items.c.role.in_(_HEAD_ROLES))
     if since is not None:
         query = query.where(when >= since)
