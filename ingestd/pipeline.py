@@ -14,7 +14,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -376,10 +376,9 @@ class Pipeline:
         parsed: ParsedFeed,
     ) -> PollOutcome:
         keyed = entries.keyed_entries(parsed, self.settings.extract.max_entries)
-        known = await self.db(lambda tx: tx.known_entry_keys(feed.id, keyed), write=False)
-        fresh = [(key, entry) for key, entry in keyed.items() if key not in known]
+        fresh, stored = await self.db(lambda tx: _fresh_entries(tx, feed, keyed), write=False)
         ready = await asyncio.gather(
-            *(self._prepare(feed, key, entry, fetcher) for key, entry in fresh)
+            *(self._prepare(feed, key, entry, fetcher, stored) for key, entry in fresh)
         )
         new, republications = await self.db(
             lambda tx: self._write_poll(tx, feed, started, result, body_hash, parsed, ready)
@@ -389,17 +388,18 @@ class Pipeline:
         )
 
     async def _prepare(
-        self, feed: FeedRecord, key: str, entry: FeedEntry, fetcher: Fetcher
+        self,
+        feed: FeedRecord,
+        key: str,
+        entry: FeedEntry,
+        fetcher: Fetcher,
+        stored: Mapping[str, int],
     ) -> entries.Ready:
-        """Fetch and extract the entry's page, falling back to the feed's own content."""
-        url = entry.url
-        if url and url.startswith("file:") and not feed.url.startswith("file:"):
-            url = None  # a remote feed must not make us read local files
-        if url and url.split(":", 1)[0] in ("http", "https", "file"):
-            norm = normalize_url(url)
-            reuse = await self.db(lambda tx: tx.items_matching("url_norm", norm), write=False)
-            if reuse:
-                return entries.Ready(entry, key, None, None, url, reuse_item=reuse[0].id)
+        """Fetch and extract the entry's page, falling back to the feed's own content; or reuse
+        the stored item of the same page (``stored``: its id by entry key) instead."""
+        url = _page_url(feed, entry)
+        if url and (reuse := stored.get(key)) is not None:
+            return entries.Ready(entry, key, None, None, url, reuse_item=reuse)
         note = "the entry has no link"
         if url and self.settings.extract.fetch_pages:
             page = await self._fetch(
@@ -556,3 +556,30 @@ class _Claims:
 
 def _validators(feed: FeedRecord) -> Validators:
     return Validators(feed.etag, feed.last_modified)
+
+
+_REUSABLE_SCHEMES = ("http", "https", "file")  # links whose stored page an entry may reuse
+
+
+def _page_url(feed: FeedRecord, entry: FeedEntry) -> str | None:
+    """The entry's link, unless a remote feed points at a local file (never read for it)."""
+    url = entry.url
+    if url and url.startswith("file:") and not feed.url.startswith("file:"):
+        return None
+    return url
+
+
+def _fresh_entries(
+    tx: Transaction, feed: FeedRecord, keyed: Mapping[str, FeedEntry]
+) -> tuple[list[tuple[str, FeedEntry]], dict[str, int]]:
+    """The entries the feed does not have yet (stored or pruned), and for those whose page is
+    already stored, from this feed or another, that item's id by entry key (one query each)."""
+    known = tx.known_entry_keys(feed.id, keyed)
+    fresh = [(key, entry) for key, entry in keyed.items() if key not in known]
+    norms: dict[str, str] = {}
+    for key, entry in fresh:
+        url = _page_url(feed, entry)
+        if url and url.split(":", 1)[0] in _REUSABLE_SCHEMES:
+            norms[key] = normalize_url(url)
+    stored = tx.first_items_by_url(norms.values()) if norms else {}
+    return fresh, {key: stored[norm] for key, norm in norms.items() if norm in stored}

@@ -374,6 +374,24 @@ class Transaction:
             found.update(key for (key,) in rows)
         return found
 
+    def first_items_by_url(self, url_norms: Iterable[str]) -> dict[str, int]:
+        """For each of these normalised URLs that a stored item has, the first such item's id.
+
+        One statement for a poll's new entries (sent to the driver as is, like
+        :meth:`known_entry_keys`), instead of one :meth:`items_matching` each."""
+        wanted = list(set(url_norms))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), _KNOWN_CHUNK):
+            chunk = wanted[start : start + _KNOWN_CHUNK]
+            listed = self.markers(len(chunk))
+            statement = (
+                f"SELECT url_norm, min(id) FROM items WHERE url_norm IN ({listed})"
+                " GROUP BY url_norm"
+            )
+            rows = self.conn.exec_driver_sql(statement, tuple(chunk))
+            found.update((str(norm), int(item_id)) for norm, item_id in rows)
+        return found
+
     def items_matching(
         self, column: str, value: str, exclude_item: int | None = None
     ) -> list[ItemRecord]:
