@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     and_,
+    case,
     delete,
     func,
     insert,
@@ -94,13 +95,15 @@ def gauges(tx: Transaction, now: datetime) -> Gauges:
 def stats(tx: Transaction, now: datetime, window: timedelta = timedelta(days=1)) -> Stats:
     """The gauges, items by role, extraction failures and the polls of the last ``window``."""
     conn = tx.conn
-    roles = {
-        str(role): int(count)
-        for role, count in conn.execute(select(items.c.role, func.count()).group_by(items.c.role))
-    }
-    failures = conn.execute(
-        select(func.count()).select_from(items).where(items.c.extract_note.like("extract:%"))
-    ).scalar()
+    failed = func.sum(case((items.c.extract_note.like("extract:%"), 1), else_=0))
+    roles: dict[str, int] = {}
+    failures = 0
+    # One pass over the items (at a million items each pass reads gigabytes: two took 3.4 s).
+    for role, count, role_failures in conn.execute(
+        select(items.c.role, func.count(), failed).group_by(items.c.role)
+    ):
+        roles[str(role)] = int(count)
+        failures += int(role_failures or 0)
     since = now - window
     by_outcome: dict[str, int] = {}
     new = republications = 0
@@ -121,7 +124,7 @@ def stats(tx: Transaction, now: datetime, window: timedelta = timedelta(days=1))
     return Stats(
         gauges=gauges(tx, now),
         items_by_role=roles,
-        extraction_failures=int(failures or 0),
+        extraction_failures=failures,
         since=since,
         polls_by_outcome=by_outcome,
         new_items=new,
