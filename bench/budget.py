@@ -10,15 +10,15 @@ stage at a time and each at its cheapest:
   pool's start-up (a fresh interpreter importing and warming up what the workers run), fetching
   every feed and page with a bare aiohttp client (16 at a time, no processing), parsing every
   feed (ingestd's ``parse_feed``), signing every extracted text (``make_signature``), storing
-  every item with its dedup keys, lookup and linking in one fresh SQLite store
-  (``insert_item`` + ``link_new_item``, one transaction each), and pickling each page to a worker
-  and its result back;
+  every item with its dedup keys, lookup and linking as a poll does (``entries.new_item``,
+  ``insert_item``, ``link_new_item``) in one fresh SQLite store and one transaction for all, and
+  pickling each page to a worker and its result back;
 * the replay proxy's own CPU time while the client fetched (the simulated web servers: they share
   this machine's cores with an ingest pass, but not with the floor).
 
-With ``W`` the floor's wall time on ``C`` cores, a pass that reaches 85% of the floor lasts at most
-``W / 0.85``, so it has at most ``C * W / 0.85`` CPU-seconds, extraction included, even if every
-core is busy for the whole pass. What is left after extraction's own CPU time is the budget
+With ``W`` the floor's wall time on ``C`` cores, a pass that reaches 85% of the floor lasts at
+most ``W / 0.85``, so it has at most ``C * W / 0.85`` CPU-seconds, extraction included, even
+if every core is busy for the whole pass. What is left after extraction's own CPU time is the budget
 for all the other stages together. This is a lower bound on what the other stages cost: each
 is measured alone, on warm data, with nothing else running, and no coordination (event loop,
 scheduling, politeness, logging, the writer thread's hand-overs) is counted.
@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,18 +47,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import replay
-from dedup_cost import add_bench_feeds
 from quality_replay import source_fingerprint
 
-from ingestd.config import DedupSettings
+from ingestd import entries
+from ingestd.config import DedupSettings, ExtractSettings, FeedConfig
+from ingestd.dedup.params import SignatureParams
 from ingestd.dedup.signature import make_signature
 from ingestd.extract import extract_article
 from ingestd.linking import link_new_item
-from ingestd.model import Article, ExtractFailed, Signature
+from ingestd.model import Article, ExtractFailed, FeedEntry, ParsedFeed, Signature
 from ingestd.parse import parse_feed
-from ingestd.store import NewItem, Store
-from ingestd.urls import normalize_url, site_host
-from ingestd.work import SignatureParams
+from ingestd.store import Store
 
 TARGET = 0.85  # issue 7: end to end at >= 85% of the floor
 CONCURRENCY = 16
@@ -151,54 +151,53 @@ def sign_all(articles: list[Article]) -> list[Signature]:
     return [make_signature(a.text, a.title, params) for a in articles]
 
 
-def _new_item(index: int, article: Article, url: str, sig: Signature, now: datetime) -> NewItem:
-    canonical = article.canonical_url
-    return NewItem(
-        feed_id=1,
-        entry_key=f"e{index}",
-        guid=None,
-        url=url,
-        url_norm=normalize_url(url),
-        canonical_url=canonical,
-        canonical_norm=normalize_url(canonical) if canonical else None,
-        site_host=site_host(url),
-        site_name=article.site_name,
-        title=article.title,
-        published_at=article.published,
-        fetched_at=now,
-        text=article.text,
-        text_source="page",
-        extract_note=None,
-        body_hash=sig.body_hash,
-        n_words=sig.n_words,
-        shingles=sig.shingles,
-        narrative=sig.narrative,
-        minhash=sig.minhash,
-        attribution=sig.attribution,
-        compilation=sig.compilation_hint,
-    )
+@dataclass(frozen=True)
+class NewEntry:
+    """A page to store, as a poll would: its feed, the parsed feed, the entry and its key."""
+
+    feed_url: str
+    parsed: ParsedFeed
+    key: str
+    entry: FeedEntry
+
+
+def entries_by_page(feeds: list[tuple[str, ParsedFeed]]) -> dict[str, NewEntry]:
+    """Each page URL's first entry in the feeds (by the proxy's route key)."""
+    found: dict[str, NewEntry] = {}
+    for feed_url, parsed in feeds:
+        for key, entry in entries.keyed_entries(parsed, ExtractSettings.max_entries).items():
+            if entry.url:
+                found.setdefault(
+                    replay.route_key(entry.url), NewEntry(feed_url, parsed, key, entry)
+                )
+    return found
 
 
 def store_all(
-    articles: list[Article], urls: list[str], signatures: list[Signature], folder: Path
-) -> int:
-    """Store every item with its keys, lookup and linking (``insert_item`` +
-    ``link_new_item``) in one fresh SQLite store and one transaction, the cheapest way to
-    store them; returns how many joined an earlier item's story."""
+    pages: list[tuple[NewEntry, Article, Signature]], feed_urls: list[str], folder: Path
+) -> tuple[float, int]:
+    """CPU seconds of storing every page's item as a poll does (``entries.new_item``,
+    ``insert_item``, ``link_new_item``) in one fresh SQLite store and one transaction, the
+    cheapest way to store them; and how many joined an earlier item's story."""
     store = Store.open(f"sqlite:///{folder / 'budget.sqlite3'}")
     settings, now, linked = DedupSettings(), datetime.now(UTC), 0
     try:
-        add_bench_feeds(store, 1)
         with store.transaction() as tx:
-            for index, (article, url, sig) in enumerate(
-                zip(articles, urls, signatures, strict=True)
-            ):
-                item = _new_item(index, article, url, sig, now)
+            tx.sync_feeds([FeedConfig(url) for url in feed_urls], now)
+            records = {feed.url: feed for feed in tx.feeds()}
+        started = time.process_time()
+        with store.transaction() as tx:
+            for new, article, sig in pages:
+                ready = entries.Ready(new.entry, new.key, article, sig, new.entry.url)
+                item, signature = entries.new_item(
+                    tx, records[new.feed_url], new.parsed, ready, now
+                )
                 item_id = tx.insert_item(item)
-                linked += link_new_item(tx, item_id, item, sig, settings, now).republication
+                linked += link_new_item(tx, item_id, item, signature, settings, now).republication
+        cpu = time.process_time() - started
     finally:
         store.close()
-    return linked
+    return cpu, linked
 
 
 def pickling(pages: list[tuple[bytes, str]], results: list[Any]) -> None:
@@ -216,22 +215,29 @@ def measure(world: replay.World) -> dict[str, Any]:
     cores = os.cpu_count() or 1
 
     floor_wall, floor_cpu, extracted = floor(pages)
-    kept = [(a, u) for a, u in zip(extracted, page_urls, strict=True) if isinstance(a, Article)]
-    articles, kept_urls = [a for a, _ in kept], [u for _, u in kept]
+    kept = [(a, p) for a, p in zip(extracted, pages, strict=True) if isinstance(a, Article)]
+    articles, kept_pages = [a for a, _ in kept], [p for _, p in kept]
 
     stages: dict[str, float] = {}
     stages["process start-up (imports)"] = interpreter_cpu(MAIN_IMPORTS, tree)
     stages["pool start-up (imports, warm-up)"] = interpreter_cpu(POOL_IMPORTS, tree)
     client, proxy_cpu = fetch_cpu(world, [f.url for f in world.feeds] + page_urls)
     stages["fetching (bare aiohttp)"] = client
-    stages["feed parsing"], _ = timed(lambda: [parse_feed(b, u, None) for b, u in feed_bodies])
+    stages["feed parsing"], parsed = timed(
+        lambda: [(url, parse_feed(body, url, None)) for body, url in feed_bodies]
+    )
     stages["signatures"], signatures = timed(sign_all, articles)
+    by_page = entries_by_page([(url, p) for url, p in parsed if isinstance(p, ParsedFeed)])
+    to_store = [
+        (by_page[replay.route_key(url)], article, sig)
+        for (_, url), article, sig in zip(kept_pages, articles, signatures, strict=True)
+    ]
     with tempfile.TemporaryDirectory() as folder:
-        stages["store, lookup, link"], linked = timed(
-            store_all, articles, kept_urls, signatures, Path(folder)
+        stages["store, lookup, link"], linked = store_all(
+            to_store, [f.url for f in world.feeds], Path(folder)
         )
-    results = [(a, s) for a, s in zip(articles, signatures, strict=True)]
-    stages["pickling to and from workers"], _ = timed(pickling, pages[: len(results)], results)
+    results = list(zip(articles, signatures, strict=True))
+    stages["pickling to and from workers"], _ = timed(pickling, kept_pages, results)
 
     allowed = cores * floor_wall / TARGET
     budget = allowed - floor_cpu
