@@ -3,15 +3,14 @@ is not fetched or extracted again, and the new item joins the stored one's story
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from ingestd.config import FeedConfig, HttpSettings, Settings
-from ingestd.fetch import Fetcher
 from ingestd.pipeline import Pipeline
 from ingestd.runner import make_pool
 from ingestd.store import Store
 from tests.httpserver import LoopbackServer, Reply
+from tests.passes import run_pass
 
 Prose = Callable[..., list[str]]
 
@@ -39,18 +38,7 @@ def _poll(store: Store, feeds: tuple[FeedConfig, ...]) -> None:
         http=HttpSettings(allow_private_networks=True, min_host_gap_s=0.0),
         feeds=feeds,
     )
-    pipeline = Pipeline(settings, store, make_pool(1))
-
-    async def run() -> None:
-        async with Fetcher(settings.http) as fetcher:
-            await pipeline.sync_feeds()
-            await pipeline.run_due(fetcher)
-
-    try:
-        asyncio.run(run())
-    finally:
-        pipeline.close()
-        pipeline.pool.shutdown(wait=True, cancel_futures=True)
+    run_pass(Pipeline(settings, store, make_pool(1)))
 
 
 def test_a_page_already_stored_from_another_feed_is_reused_not_fetched(

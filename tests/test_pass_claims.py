@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from ingestd.config import FeedConfig, HttpSettings, Settings
 from ingestd.events import NoEvents
-from ingestd.fetch import Fetcher
 from ingestd.pipeline import Pipeline
 from ingestd.runner import make_pool
 from ingestd.store import Store
 from tests.httpserver import LoopbackServer, Reply
+from tests.passes import run_pass
 
 EMPTY_FEED = (
     '<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>'
@@ -64,17 +63,7 @@ def test_a_stopped_pass_gives_back_the_feeds_it_claimed_but_did_not_poll(
         events = StopAfterPolls(2)
         pipeline = Pipeline(settings, store, make_pool(1), events)
         events.pipeline = pipeline
-
-        async def run() -> None:
-            async with Fetcher(settings.http) as fetcher:
-                await pipeline.sync_feeds()
-                await pipeline.run_due(fetcher)
-
-        try:
-            asyncio.run(run())
-        finally:
-            pipeline.close()
-            pipeline.pool.shutdown(wait=True, cancel_futures=True)
+        run_pass(pipeline)
     with store.transaction(write=False) as tx:
         feeds = {feed.url: feed for feed in tx.feeds()}
     polled = [url for url, feed in feeds.items() if feed.last_polled_at is not None]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import Connection, inspect
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from ingestd.config import DedupSettings, FeedConfig
@@ -130,6 +130,17 @@ def test_a_text_key_has_one_integer_form(text: str, number: int) -> None:
     assert migrations.integer_key(text) == number
 
 
+def _migrate_to(conn: Connection, version: int) -> None:
+    """Apply migrations 1..``version`` to an empty database and record it at that version."""
+    from ingestd.store import schema
+
+    schema.schema_version.create(conn)
+    for migration in migrations.MIGRATIONS[:version]:
+        migration.apply(conn)
+    values = {"version": version, "description": f"v{version}", "applied_at": NOW}
+    conn.execute(schema.schema_version.insert().values(**values))
+
+
 def test_migration_8_turns_the_stored_text_keys_into_integer_keys(
     database_url: str, prose: Prose
 ) -> None:
@@ -145,12 +156,7 @@ def test_migration_8_turns_the_stored_text_keys_into_integer_keys(
     store = Store.open(database_url, migrate=False)
     try:
         with store.engine.begin() as conn:
-            schema.schema_version.create(conn)
-            for migration in migrations.MIGRATIONS[:7]:
-                migration.apply(conn)
-            conn.execute(
-                schema.schema_version.insert().values(version=7, description="v7", applied_at=NOW)
-            )
+            _migrate_to(conn, 7)
         a, b, _c = add_feeds(store)
         stored: dict[str, int] = {}
         with store.transaction() as tx:
@@ -209,20 +215,13 @@ def test_migration_9_indexes_items_newest_first_and_keeps_them(database_url: str
     of publication, else fetch, time; its items and their order are unchanged."""
     from sqlalchemy import text
 
-    from ingestd.store import schema
-
     store = Store.open(database_url, migrate=False)
     try:
         with store.engine.begin() as conn:
-            schema.schema_version.create(conn)
-            for migration in migrations.MIGRATIONS[:8]:
-                migration.apply(conn)
+            _migrate_to(conn, 8)
             # migration 1 creates today's indexes: put back the one a version-8 store has
             conn.execute(text("DROP INDEX ix_items_when"))
             conn.execute(text("CREATE INDEX ix_items_published ON items (published_at)"))
-            conn.execute(
-                schema.schema_version.insert().values(version=8, description="v8", applied_at=NOW)
-            )
         assert {"ix_items_published"} <= _item_index_names(store) - {"ix_items_when"}
         a, _b, _c = add_feeds(store)
         with store.transaction() as tx:

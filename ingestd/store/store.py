@@ -359,12 +359,9 @@ class Transaction:
 
         Sent to the driver as is: it runs twice per poll, and SQLAlchemy's expanding ``IN``
         cost more than the query."""
-        wanted = list(set(keys))
         found: set[str] = set()
         one = self.markers(1)
-        for start in range(0, len(wanted), _KNOWN_CHUNK):
-            chunk = wanted[start : start + _KNOWN_CHUNK]
-            listed = self.markers(len(chunk))
+        for chunk, listed in self._chunks(keys):
             statement = (
                 f"SELECT entry_key FROM items WHERE feed_id = {one} AND entry_key IN ({listed})"
                 " UNION ALL SELECT entry_key FROM pruned_entries"
@@ -379,11 +376,8 @@ class Transaction:
 
         One statement for a poll's new entries (sent to the driver as is, like
         :meth:`known_entry_keys`), instead of one :meth:`items_matching` each."""
-        wanted = list(set(url_norms))
         found: dict[str, int] = {}
-        for start in range(0, len(wanted), _KNOWN_CHUNK):
-            chunk = wanted[start : start + _KNOWN_CHUNK]
-            listed = self.markers(len(chunk))
+        for chunk, listed in self._chunks(url_norms):
             statement = (
                 f"SELECT url_norm, min(id) FROM items WHERE url_norm IN ({listed})"
                 " GROUP BY url_norm"
@@ -605,6 +599,14 @@ class Transaction:
 
         return sqlite_insert(table)
 
+    def _chunks(self, values: Iterable[str]) -> Iterator[tuple[list[str], str]]:
+        """The distinct ``values`` in chunks of :data:`_KNOWN_CHUNK`, each with its parameter
+        markers, for an ``IN (...)`` list sent to the driver as is."""
+        wanted = list(set(values))
+        for start in range(0, len(wanted), _KNOWN_CHUNK):
+            chunk = wanted[start : start + _KNOWN_CHUNK]
+            yield chunk, self.markers(len(chunk))
+
     def markers(self, count: int) -> str:
         """``count`` positional parameter markers for SQL sent to the driver as is."""
         marker = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
@@ -628,8 +630,7 @@ class Transaction:
 
     def list_items(self, feed_url: str | None = None, limit: int | None = None) -> list[ItemRecord]:
         """Items newest first (by publication, else fetch time), optionally of one feed."""
-        when = NEWEST_FIRST
-        query = _item_select().order_by(when.desc(), items.c.id.desc())
+        query = _item_select().order_by(NEWEST_FIRST.desc(), items.c.id.desc())
         if feed_url is not None:
             query = query.where(feeds.c.url == feed_url)
         if limit is not None:
@@ -724,9 +725,9 @@ _RECENT_POLLS = (
     .order_by(polls.c.started_at.desc(), polls.c.id.desc())
     .limit(bindparam("n"))
 )
-# An entry is known when it is stored or retention pruned it (its tombstone): one statement.
-# It binds each key twice, so a chunk of 450 keys stays under the 999 variables of SQLite
-# builds before 3.32.
+# Values per IN (...) list sent as is (``Transaction._chunks``). The known-entries query binds
+# each key twice (items and retention's tombstones), so a chunk of 450 stays under the 999
+# variables of SQLite builds before 3.32.
 _KNOWN_CHUNK = 450
 _LEASE = (
     update(feeds)

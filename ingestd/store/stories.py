@@ -30,7 +30,7 @@ def story_heads(
     ``since`` keeps items published (else fetched) at or after it; ``feed_id`` keeps the stories
     that feed carried, whichever member is canonical.
     """
-    when = NEWEST_FIRST
+    when = NEWEST_FIRST  # publication, else fetch time
     query = _item_select().where(items.c.role.in_(_HEAD_ROLES))
     if since is not None:
         query = query.where(when >= since)
