@@ -243,7 +243,8 @@ def clusters_split(context: _Context, item: str) -> None:
 
     settings = context.settings().dedup
     done = _write(context, lambda tx: curation.split(tx, item, settings))
-    click.echo(f"item {done.id} split out of cluster {done.cluster_id}; it stays on its own")
+    where = f"split out of cluster {done.cluster_id}" if done.cluster_id else "was in no cluster"
+    click.echo(f"item {done.id} {where}; it stays on its own")
 
 
 @clusters.command("unsplit", epilog="Example: ingest clusters unsplit 57")
@@ -251,10 +252,11 @@ def clusters_split(context: _Context, item: str) -> None:
 @click.pass_obj
 @_errors
 def clusters_unsplit(context: _Context, item: str) -> None:
-    """Let dedup match ITEM (id or URL) again, from the next new item on."""
+    """Let dedup match ITEM (id or URL) again: its links are verified again at once."""
     from ingestd import curation
 
-    done = _write(context, lambda tx: curation.unsplit(tx, item))
+    settings = context.settings().dedup
+    done = _write(context, lambda tx: curation.unsplit(tx, item, settings))
     click.echo(f"item {done.id} can be matched again")
 
 
@@ -549,12 +551,21 @@ def eval_command(context: _Context, articles_path: Path, labels_path: Path, as_j
     settings = context.settings().dedup
     articles = evaluate.read_articles(articles_path)
     gold = evaluate.read_labels(labels_path)
+    for warning in evaluate.check_matching(articles, gold, articles_path, labels_path):
+        click.echo(f"eval: {warning}", err=True)
     predicted = evaluate.predict(articles, settings)
-    scores = evaluate.score(gold, predicted)
-    wrong = evaluate.wrong_pairs(articles, gold, predicted, settings)
+    scores = evaluate.score(gold, predicted.clusters)
+    wrong = evaluate.wrong_pairs(articles, gold, predicted.clusters, settings)
+    verdicts = [
+        {"id": article_id, "quality": kind, "note": note}
+        for article_id, (kind, note) in sorted(predicted.quality.items())
+        if article_id in gold
+    ]
     if as_json:
         render.json_lines(
-            [{"type": "scores", **scores.__dict__}] + [{"type": "pair", **w} for w in wrong]
+            [{"type": "scores", **scores.__dict__}]
+            + [{"type": "pair", **w} for w in wrong]
+            + [{"type": "quality", **v} for v in verdicts]
         )
         return
-    render.eval_report(scores.__dict__, wrong)
+    render.eval_report(scores.__dict__, wrong, verdicts)

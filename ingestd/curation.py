@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 from ingestd.config import DedupSettings
 from ingestd.errors import NotFoundError, UserError
-from ingestd.linking import recompute_cluster
+from ingestd.linking import relink
 from ingestd.store import ItemRecord, Transaction
+from ingestd.stories import repartition
 from ingestd.urls import normalize_url
 
 
@@ -30,34 +31,26 @@ def pin(tx: Transaction, ref: str, settings: DedupSettings) -> ItemRecord:
     if item.cluster_id is None:
         raise UserError(f"item {item.id} is not in a cluster; there is nothing to pin")
     tx.update_cluster(item.cluster_id, pinned_item_id=item.id)
-    recompute_cluster(tx, item.cluster_id, settings, datetime.now(UTC))
+    repartition(tx, [item.id], settings, datetime.now(UTC))
     return item
 
 
 def split(tx: Transaction, ref: str, settings: DedupSettings) -> ItemRecord:
-    """Take the item out of its cluster for good: later items are never matched to it."""
+    """Take the item out of its cluster for good: its links are forgotten, the stories around
+    it are decided again without it, and later items are never matched to it."""
     item = find_item(tx, ref)
-    tx.set_membership(
-        item.id,
-        split=True,
-        cluster_id=None,
-        role="single",
-        match_reason=None,
-        matched_item_id=None,
-        similarity=None,
-        similarity_measure=None,
-        link_reason=None,
-    )
     if item.cluster_id is not None:
         cluster = tx.cluster(item.cluster_id)
         if cluster is not None and cluster.pinned_item_id == item.id:
             tx.update_cluster(item.cluster_id, pinned_item_id=None)
-        recompute_cluster(tx, item.cluster_id, settings, datetime.now(UTC))
+    tx.set_membership(item.id, split=True)
+    relink(tx, item.id, settings, datetime.now(UTC))
     return item
 
 
-def unsplit(tx: Transaction, ref: str) -> ItemRecord:
-    """Let dedup match the item again (from the next new item on)."""
+def unsplit(tx: Transaction, ref: str, settings: DedupSettings) -> ItemRecord:
+    """Let dedup match the item again: its links are verified anew, now."""
     item = find_item(tx, ref)
     tx.set_membership(item.id, split=False)
+    relink(tx, item.id, settings, datetime.now(UTC))
     return item

@@ -11,7 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from ingestd.model import Article, FeedEntry, ParsedFeed, Signature
+from ingestd.dedup.quality import SiteEvidence, assess
+from ingestd.model import Article, FeedEntry, ParsedFeed, Signature, TextKind
 from ingestd.store import FeedRecord, NewItem, Transaction
 from ingestd.urls import normalize_url, site_host
 
@@ -89,6 +90,11 @@ def new_item(
     article, signature = ready.article, ready.signature
     assert article is not None and signature is not None
     canonical = article.canonical_url
+    title = entry.title or article.title
+    kind, note = TextKind.SHORT, "short: no text"
+    if signature.profile is not None:  # the verdict on the text alone; linking adds the site's
+        quality = assess(signature.profile, title, url, SiteEvidence())
+        kind, note = quality.kind, quality.note
     item = NewItem(
         feed_id=feed.id,
         entry_key=ready.entry_key,
@@ -99,7 +105,7 @@ def new_item(
         canonical_norm=normalize_url(canonical) if canonical else None,
         site_host=own_host or site_host(canonical),
         site_name=article.site_name or parsed.title or feed.name,
-        title=entry.title or article.title,
+        title=title,
         published_at=entry.published or article.published,
         fetched_at=now,
         text=article.text,
@@ -112,6 +118,8 @@ def new_item(
         minhash=signature.minhash,
         attribution=signature.attribution,
         compilation=signature.compilation_hint,
+        quality=kind.value,
+        quality_note=note,
     )
     return item, signature
 

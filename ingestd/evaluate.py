@@ -1,10 +1,12 @@
 """Scoring dedup against hand-made labels (``ingest eval``).
 
-Articles (CSV: ``id, publisher, scrape_time, text``; paragraphs joined by `` ### ``) are run
-through the real dedup path, in scrape order, into a throw-away SQLite store; the resulting
-clusters are compared with the labels (JSON: ``{"articles": {id: {"cluster": ...}}}``) by
-pairwise precision, recall, F1 and the adjusted Rand index. Wrong pairs come with the verdict's
-reasons, so settings can be tuned on one's own data.
+Articles (CSV: ``id, publisher, scrape_time, text``, optionally ``title`` and ``url``;
+paragraphs joined by `` ### ``) are run through the real dedup path, in scrape order, into a
+throw-away SQLite store; the resulting clusters are compared with the labels (JSON:
+``{"articles": {id: {"cluster": ...}}}``) by pairwise precision, recall, F1 and the adjusted
+Rand index. Wrong pairs come with the verdict's reasons, and every article with its
+article-ness verdict, so settings can be tuned on one's own data. An empty article file, or
+labels that name none of its articles, is refused: scores over nothing would read as perfect.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from typing import Any
 from ingestd.config import DedupSettings
 from ingestd.dedup.compare import overlap, verdict
 from ingestd.dedup.params import SignatureParams, signature_params
+from ingestd.dedup.quality import SiteEvidence, assess
 from ingestd.dedup.signature import make_signature
 from ingestd.errors import UserError
 from ingestd.linking import link_new_item, thresholds
+from ingestd.model import Signature
 from ingestd.store import NewItem, Store
-from ingestd.store.schema import feeds
-from ingestd.urls import normalize_url
+from ingestd.store.subscriptions import add_feed
+from ingestd.urls import normalize_url, site_host
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,16 @@ class LabelledArticle:
     publisher: str
     when: datetime | None
     text: str
+    title: str = ""
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Each article's predicted cluster (a negative number: alone) and text verdict."""
+
+    clusters: dict[str, int]
+    quality: dict[str, tuple[str, str]]  # article id -> (kind, note)
 
 
 @dataclass(frozen=True)
@@ -73,8 +87,12 @@ def read_articles(path: Path) -> list[LabelledArticle]:
                 row.get("publisher") or "unknown",
                 _when(row.get("scrape_time")),
                 row["text"].replace(" ### ", "\n"),
+                row.get("title") or "",
+                row.get("url") or None,
             )
         )
+    if not articles:
+        raise UserError(f"eval: {path}: no articles (a CSV with id, publisher, scrape_time, text)")
     return articles
 
 
@@ -82,11 +100,37 @@ def read_labels(path: Path) -> dict[str, str]:
     """Article id → gold cluster from the labels JSON."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return {str(key): str(value["cluster"]) for key, value in data["articles"].items()}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        labels = {str(key): str(value["cluster"]) for key, value in data["articles"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UserError(
             f'eval: {path}: expected {{"articles": {{id: {{"cluster": ...}}}}}}: {exc}'
         ) from None
+    if not labels:
+        raise UserError(f"eval: {path}: no labelled articles")
+    return labels
+
+
+def check_matching(
+    articles: list[LabelledArticle], gold: dict[str, str], articles_path: Path, labels_path: Path
+) -> list[str]:
+    """Refuse labels that name none of the articles; warnings (in words) for a partial match."""
+    ids = {article.id for article in articles}
+    common = ids & set(gold)
+    if not common:
+        raise UserError(
+            f"eval: {labels_path} labels none of the {len(ids)} articles of {articles_path}"
+            " (their ids differ)"
+        )
+    warnings = []
+    if len(common) < len(gold):
+        missing = sorted(set(gold) - ids)
+        warnings.append(
+            f"{len(missing)} labelled articles are not in {articles_path} (e.g. {missing[0]});"
+            " they are not scored"
+        )
+    if len(common) < len(ids):
+        warnings.append(f"{len(ids) - len(common)} articles have no label; they are not scored")
+    return warnings
 
 
 def _when(value: str | None) -> datetime | None:
@@ -99,8 +143,8 @@ def _when(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def predict(articles: list[LabelledArticle], settings: DedupSettings) -> dict[str, int]:
-    """Run the dedup stage over the articles; article id → predicted cluster number."""
+def predict(articles: list[LabelledArticle], settings: DedupSettings) -> Prediction:
+    """Run the dedup stage over the articles: each one's cluster and text verdict."""
     params = signature_params(settings)
     with tempfile.TemporaryDirectory(prefix="ingestd-eval-") as folder:
         store = Store.open(f"sqlite:///{folder}/eval.sqlite3")
@@ -112,7 +156,7 @@ def predict(articles: list[LabelledArticle], settings: DedupSettings) -> dict[st
 
 def _predict(
     store: Store, articles: list[LabelledArticle], settings: DedupSettings, params: SignatureParams
-) -> dict[str, int]:
+) -> Prediction:
     now = datetime.now(UTC)
     ids: dict[int, str] = {}
     ordered = sorted(articles, key=lambda a: (a.when or now, a.id))
@@ -120,29 +164,24 @@ def _predict(
         feed_ids: dict[str, int] = {}
         for article in ordered:
             if article.publisher not in feed_ids:
-                result = tx.conn.execute(
-                    feeds.insert().values(
-                        url=f"eval:{article.publisher}",
-                        status="ok",
-                        active=False,
-                        consecutive_failures=0,
-                        created_at=now,
-                    )
-                )
-                feed_ids[article.publisher] = int(result.inserted_primary_key[0])  # type: ignore[index]
+                feed_ids[article.publisher] = add_feed(tx, f"eval:{article.publisher}", now)
             item, sig = _item(article, feed_ids[article.publisher], params, now)
             item_id = tx.insert_item(item)
             link_new_item(tx, item_id, item, sig, settings, now)
             ids[item_id] = article.id
         stored = tx.items(ids)
-    return {ids[r.id]: (r.cluster_id if r.cluster_id is not None else -r.id) for r in stored}
+    return Prediction(
+        {ids[r.id]: (r.cluster_id if r.cluster_id is not None else -r.id) for r in stored},
+        {ids[r.id]: (r.quality, r.quality_note or "") for r in stored},
+    )
 
 
 def _item(
     article: LabelledArticle, feed_id: int, params: SignatureParams, now: datetime
-) -> tuple[NewItem, Any]:
-    sig = make_signature(article.text, "", params)
-    url = f"https://{article.publisher.strip('/')}/eval/{article.id}"
+) -> tuple[NewItem, Signature]:
+    sig = make_signature(article.text, article.title, params)
+    url = article.url or f"https://{article.publisher.strip('/')}/eval/{article.id}"
+    quality = assess(sig.profile, article.title, url, SiteEvidence()) if sig.profile else None
     item = NewItem(
         feed_id=feed_id,
         entry_key=article.id,
@@ -151,9 +190,9 @@ def _item(
         url_norm=normalize_url(url),
         canonical_url=None,
         canonical_norm=None,
-        site_host=article.publisher.split("/")[0],
+        site_host=site_host(url) if article.url else article.publisher.split("/")[0],
         site_name=None,
-        title="",
+        title=article.title,
         published_at=article.when,
         fetched_at=now,
         text=article.text,
@@ -166,6 +205,8 @@ def _item(
         minhash=sig.minhash,
         attribution=sig.attribution,
         compilation=sig.compilation_hint,
+        quality=quality.kind.value if quality else "short",
+        quality_note=quality.note if quality else None,
     )
     return item, sig
 
@@ -209,7 +250,7 @@ def wrong_pairs(
     """Every pair the prediction got wrong, with the direct verdict and its reasons."""
     params = signature_params(settings)
     by_id = {a.id: a for a in articles if a.id in gold and a.id in predicted}
-    sigs = {i: make_signature(a.text, "", params) for i, a in by_id.items()}
+    sigs = {i: make_signature(a.text, a.title, params) for i, a in by_id.items()}
     wrong = []
     for a, b in itertools.combinations(sorted(by_id), 2):
         same_gold, same_pred = gold[a] == gold[b], predicted[a] == predicted[b]

@@ -1,48 +1,78 @@
-"""Linking a newly stored item to the stories already stored (runs inside the write transaction).
+"""Linking a stored item to the stories already stored (runs inside the write transaction).
 
-Identity first (same normalised URL, same GUID in another feed, a canonical link to a stored
-page, the same body hash), then near-duplicates: LSH band and anchor keys give candidates from
-the database, each verified by exact shingle overlap (:mod:`ingestd.dedup.compare`), and
-:mod:`ingestd.dedup.cluster` decides the cluster. Every change re-decides the canonical item.
+For a new item: its keys are stored; the items sharing them are read; its article-ness is
+decided with what the store knows of its site (:mod:`ingestd.sitecontext`); then every link is
+verified and stored: identity (same normalised URL, same GUID in another feed, a canonical link
+to a stored page, the same body hash), then near-duplicates (LSH band and anchor keys give
+candidates, each verified by exact shingle overlap and :func:`ingestd.dedup.links.decide`).
+Finally the stories of every item connected to it by links are re-decided from the links
+alone (:mod:`ingestd.stories`), so they do not depend on the order the items arrived in.
+
+When the new item makes a paragraph a template of its site (or a body a stub), the pages that
+already carried it are linked again with that knowledge (:func:`relink`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
 
 from ingestd.config import DedupSettings
-from ingestd.dedup.canonical import (
-    CanonicalChoice,
-    Member,
-    Source,
-    choose_canonical,
-    credits_other_site,
-)
-from ingestd.dedup.cluster import CONTAINED_STORY, PART_OF_LONGER, Match, plan, same_title
-from ingestd.dedup.compare import Overlap, Thresholds, as_hashes, overlap, verdict, without
-from ingestd.model import Reason, Role, Signature
+from ingestd.dedup.canonical import credits_other_site
+from ingestd.dedup.compare import Overlap, Thresholds, as_hashes, overlap, without
+from ingestd.dedup.headlines import same_title
+from ingestd.dedup.links import Decision, Side, decide
+from ingestd.dedup.quality import Quality, SiteEvidence, assess
+from ingestd.model import Reason, Signature, TextKind, TextProfile
+from ingestd.sitecontext import site_evidence, template_hashes
 from ingestd.store import ItemRecord, NewItem, Transaction
-from ingestd.store.records import ItemShingles
+from ingestd.store.records import ItemShingles, LinkRecord
+from ingestd.store.store import count_by_kind
+from ingestd.stories import repartition
 from ingestd.urls import is_home_page, same_site
 
 MIN_HASH_WORDS = 20  # texts shorter than this are not matched by body hash alone
 MAX_CANDIDATES = 100  # verified per new item, most shared keys first
+MAX_KEY_ITEMS = 200  # a key carried by more items is a stock phrase, not a lead
 ANOTHER_COPY = 0.5  # a same-site page holding this share of a pair's common text is a copy too
+_TEXT_LINKABLE = (TextKind.ARTICLE, TextKind.COMPILATION, TextKind.SHORT)
 
 
 @dataclass(frozen=True)
 class LinkOutcome:
-    """Where the new item ended up."""
+    """Where the item ended up."""
 
     item_id: int
     cluster_id: int | None
-    republication: bool  # it joined a story already stored
+    republication: bool  # it is one story with items already stored
     compilation: bool = False
+    quality: str = TextKind.ARTICLE.value
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The item being linked, with what its links are decided from."""
+
+    id: int
+    feed_id: int
+    url_norm: str | None
+    canonical_norm: str | None
+    guid: str | None
+    body_hash: str | None
+    n_words: int
+    title: str
+    url: str | None
+    site_host: str | None
+    site_name: str | None
+    attribution: tuple[str, ...]
+    shingles: bytes
+    narrative: bytes
+    keys: tuple[int, ...]
+    text: str
+    profile: TextProfile | None  # None: a stored copy's verdict is kept as it is
+    quality: Quality
 
 
 def thresholds(settings: DedupSettings) -> Thresholds:
@@ -63,104 +93,241 @@ def link_new_item(
     settings: DedupSettings,
     now: datetime,
 ) -> LinkOutcome:
-    """Store the item's keys, find what it copies, update clusters and their canonical items."""
-    tx.insert_keys(item_id, (*sig.band_keys, *sig.anchor_keys))
-    matches = _identity_matches(tx, item_id, item) or _near_matches(
-        tx, item_id, item, sig, settings
-    )
-    decided = plan(matches, lambda a, b: _related(tx, a.item_id, b.item_id, settings))
-    if decided.compilation:
-        tx.set_membership(item_id, compilation=True)
-        return LinkOutcome(item_id, None, False, compilation=True)
-    if decided.join is None:
-        return LinkOutcome(item_id, None, False)
-    cluster_id = decided.join.cluster_id or _new_cluster(tx, decided.join.item_id, now)
-    tx.set_membership(
+    """Store the item's keys and links, decide its story, and re-link the pages of its site
+    whose template it reveals."""
+    keys = (*sig.band_keys, *sig.anchor_keys)
+    tx.insert_keys(item_id, keys)
+    subject = Subject(
         item_id,
-        cluster_id=cluster_id,
-        match_reason=decided.join.reason,
-        matched_item_id=decided.join.item_id,
+        item.feed_id,
+        item.url_norm,
+        item.canonical_norm,
+        item.guid,
+        item.body_hash,
+        item.n_words,
+        item.title,
+        item.url,
+        item.site_host,
+        item.site_name,
+        item.attribution,
+        item.shingles,
+        item.narrative,
+        keys,
+        item.text,
+        sig.profile,
+        Quality(TextKind(item.quality), item.n_words, item.quality_note or ""),
     )
-    for other in decided.merge:
-        _absorb(tx, cluster_id, other, item_id)
-    recompute_cluster(tx, cluster_id, settings, now)
-    return LinkOutcome(item_id, cluster_id, True)
+    since = item.fetched_at - timedelta(days=settings.window_days)
+    outcome, revealed = _link(tx, subject, settings, since, now, ())
+    for other in revealed:
+        relink(tx, other, settings, now)
+    return outcome
 
 
-def _new_cluster(tx: Transaction, first_item: int, now: datetime) -> int:
-    cluster_id = tx.create_cluster(now)
-    tx.set_membership(first_item, cluster_id=cluster_id)
-    return cluster_id
+def relink(tx: Transaction, item_id: int, settings: DedupSettings, now: datetime) -> LinkOutcome:
+    """Decide a stored item's verdict and links again from its text and keys (what the store
+    knows of its site may have changed), and re-decide the stories it touched."""
+    record = tx.item(item_id)
+    if record is None:
+        return LinkOutcome(item_id, None, False)
+    before = tx.delete_links(item_id)
+    mates = [m.id for m in tx.cluster_members(record.cluster_id)] if record.cluster_id else []
+    if record.split:
+        repartition(tx, [item_id, *before, *mates], settings, now)
+        return LinkOutcome(item_id, None, False, quality=record.quality)
+    subject = stored_subject(tx, record)
+    since = now - timedelta(days=settings.window_days)
+    outcome, _ = _link(tx, subject, settings, since, now, (*before, *mates))
+    return outcome
 
 
-def _absorb(tx: Transaction, cluster_id: int, other: Match, via_item: int) -> None:
-    """Move ``other``'s item, or its whole cluster, into ``cluster_id``."""
-    if other.cluster_id is None:
-        tx.set_membership(
-            other.item_id,
-            cluster_id=cluster_id,
-            match_reason=other.reason,
-            matched_item_id=via_item,
-        )
-        return
-    if other.cluster_id == cluster_id:
-        return
-    for member in tx.cluster_members(other.cluster_id):
-        tx.set_membership(member.id, cluster_id=cluster_id)
-    tx.delete_cluster(other.cluster_id)
+def stored_subject(tx: Transaction, record: ItemRecord) -> Subject:
+    """A stored item as a subject: its text read again for its profile."""
+    from ingestd.dedup.normalize import read
+    from ingestd.dedup.profile import text_profile
+    from ingestd.dedup.signature import paragraph_words
+
+    text = tx.item_text(record.id)
+    arrays = tx.shingles([record.id]).get(record.id, ItemShingles(record.id, b"", b""))
+    reading = read(text, record.title)
+    profile = text_profile(reading, record.title, paragraph_words(reading.story))
+    return Subject(
+        record.id,
+        record.feed_id,
+        record.url_norm,
+        record.canonical_norm,
+        record.guid,
+        record.body_hash,
+        record.n_words,
+        record.title,
+        record.url,
+        record.site_host,
+        record.site_name,
+        record.attribution,
+        arrays.shingles,
+        arrays.narrative,
+        tuple(tx.item_keys(record.id)),
+        text,
+        profile,
+        Quality(TextKind(record.quality), record.n_words, record.quality_note or ""),
+    )
 
 
-def _identity_matches(tx: Transaction, item_id: int, item: NewItem) -> list[Match]:
-    """Stored items that are this item by URL, canonical link, GUID or identical text."""
+def _link(
+    tx: Transaction,
+    subject: Subject,
+    settings: DedupSettings,
+    since: datetime,
+    now: datetime,
+    seeds: tuple[int, ...],
+) -> tuple[LinkOutcome, list[int]]:
+    """Verdict, links and stories for ``subject``; returns its outcome and the items whose
+    verdict its arrival may have changed."""
+    holders = tx.key_holders(subject.keys, since, subject.id)
+    identity = identity_candidates(tx, subject)
+    site, revealed = site_evidence(tx, subject, holders, identity)
+    quality = _verdict(subject, site)
+    if (quality.kind, quality.note) != (subject.quality.kind, subject.quality.note):
+        tx.set_membership(subject.id, quality=quality.kind.value, quality_note=quality.note)
+    links = _identity_links(subject, quality.kind, identity)
+    linked = {link.item_a if link.item_b == subject.id else link.item_b for link in links}
+    links += _near_links(tx, subject, quality.kind, site, holders, linked, settings)
+    tx.insert_links(links)
+    others = [link.item_a if link.item_b == subject.id else link.item_b for link in links]
+    clusters = repartition(tx, [subject.id, *others, *seeds], settings, now)
+    cluster_id = clusters.get(subject.id)
+    outcome = LinkOutcome(
+        subject.id,
+        cluster_id,
+        cluster_id is not None,
+        compilation=quality.kind == TextKind.COMPILATION,
+        quality=quality.kind.value,
+    )
+    return outcome, [item for item in dict.fromkeys(revealed) if item != subject.id]
+
+
+def _verdict(subject: Subject, site: SiteEvidence) -> Quality:
+    if subject.profile is None:
+        return subject.quality
+    return assess(subject.profile, subject.title, subject.url, site)
+
+
+# --- identity ---------------------------------------------------------------------------------
+
+
+def identity_candidates(tx: Transaction, subject: Subject) -> list[tuple[str, ItemRecord]]:
+    """Stored items with this item's URL, canonical page, GUID or body hash."""
     canonical = (
-        item.canonical_norm
-        if item.canonical_norm and not is_home_page(item.canonical_norm)
+        subject.canonical_norm
+        if subject.canonical_norm and not is_home_page(subject.canonical_norm)
         else None
     )
-    pages = [value for value in (item.url_norm, canonical) if value]
-    guid = item.guid if item.guid and len(item.guid) >= 8 else None
-    text = item.body_hash if item.body_hash and item.n_words >= MIN_HASH_WORDS else None
+    pages = [value for value in (subject.url_norm, canonical) if value]
+    guid = subject.guid if subject.guid and len(subject.guid) >= 8 else None
+    text = subject.body_hash if subject.body_hash and subject.n_words >= MIN_HASH_WORDS else None
     values = {
         "url_norm": pages,
         "canonical_norm": pages,
         "guid": [guid] if guid else [],
         "body_hash": [text] if text else [],
     }
-    found: dict[int, Match] = {}
-    for column, record in tx.identity_candidates(values, item_id):
-        reason = _identity_reason(column, record, item)
-        if reason is None or record.split or record.id in found:
+    return tx.identity_candidates(values, subject.id)
+
+
+def _identity_links(
+    subject: Subject, kind: TextKind, identity: list[tuple[str, ItemRecord]]
+) -> list[LinkRecord]:
+    """Strong links to the stored items that are this item by URL, canonical link, GUID or
+    identical text (identical text only between texts that may link by text at all)."""
+    found: dict[int, LinkRecord] = {}
+    for column, record in identity:
+        if record.split or record.id in found:
             continue
-        found[record.id] = Match(
-            record.id, record.cluster_id, reason[0].value, 1.0, "identity", reason[1], record.title
-        )
+        reason = _identity_reason(column, record, subject)
+        if reason is None:
+            continue
+        if reason == Reason.BODY_HASH and not _same_text_links(kind, TextKind(record.quality)):
+            continue
+        found[record.id] = _record(subject.id, record.id, True, None, reason, "identity", 1.0)
     return list(found.values())
 
 
-def _identity_reason(column: str, record: ItemRecord, item: NewItem) -> tuple[Reason, str] | None:
+def _same_text_links(first: TextKind, second: TextKind) -> bool:
+    """Identical texts are one article unless one is a page that is not an article (one stub
+    body on many pages, one gallery template): then only its verbatim remains link."""
+    return first in _TEXT_LINKABLE and second in _TEXT_LINKABLE
+
+
+def _identity_reason(column: str, record: ItemRecord, subject: Subject) -> Reason | None:
     """Why a stored item found by the identity query is this item, if it is."""
     if column == "url_norm":
-        if record.url_norm == item.url_norm:
-            return Reason.URL, "the same URL"
-        return Reason.CANONICAL_LINK, "its canonical link points to this page"
+        return Reason.URL if record.url_norm == subject.url_norm else Reason.CANONICAL_LINK
     if column == "canonical_norm":
         if record.canonical_norm and is_home_page(record.canonical_norm):
             return None
-        if record.canonical_norm == item.url_norm:
-            return Reason.CANONICAL_LINK, "that page declares this URL as its canonical page"
-        return Reason.CANONICAL_LINK, "both declare the same canonical page"
+        return Reason.CANONICAL_LINK
     if column == "guid":
-        same_feed = record.feed_id == item.feed_id
-        return None if same_feed else (Reason.GUID, "the same entry id (GUID) in another feed")
-    return Reason.BODY_HASH, "identical article text"
+        return None if record.feed_id == subject.feed_id else Reason.GUID
+    return Reason.BODY_HASH
 
 
-def _near_matches(
-    tx: Transaction, item_id: int, item: NewItem, sig: Signature, settings: DedupSettings
-) -> list[Match]:
-    since = item.fetched_at - timedelta(days=settings.window_days)
-    found_by = tx.candidates((*sig.band_keys, *sig.anchor_keys), since, item_id)
-    needed = 1 if len(sig.anchor_keys) < 4 else 2
+def _record(
+    first: int,
+    second: int,
+    strong: bool,
+    child: int | None,
+    reason: Reason,
+    measure: str,
+    score: float,
+) -> LinkRecord:
+    a, b = sorted((first, second))
+    return LinkRecord(a, b, strong, child, reason.value, measure, round(score, 4))
+
+
+# --- near-duplicates --------------------------------------------------------------------------
+
+
+def _near_links(
+    tx: Transaction,
+    subject: Subject,
+    kind: TextKind,
+    site: SiteEvidence,
+    holders: dict[int, list[int]],
+    linked: set[int],
+    settings: DedupSettings,
+) -> list[LinkRecord]:
+    """Links to the candidates found by shared keys, each verified by its text."""
+    ranked = [c for c in _ranked_candidates(holders, len(subject.keys)) if c not in linked]
+    records = {record.id: record for record in tx.items(ranked)}
+    arrays = tx.shingles(ranked)
+    limits = thresholds(settings)
+    template: np.ndarray | None = None
+    found = []
+    for candidate in ranked:
+        record = records.get(candidate)
+        if record is None or record.split or candidate not in arrays:
+            continue
+        one_site = bool(subject.site_host) and same_site(subject.site_host, record.site_host)
+        if one_site and template is None:
+            template = template_hashes(subject.text, site.template_keys, settings.shingle_words)
+        shared = pair_overlap(tx, subject, arrays[candidate], template if one_site else None)
+        decision = judge(shared, subject, kind, record, limits, one_site)
+        if decision.link is not None:
+            link = decision.link
+            child = None if link.child is None else (subject.id, candidate)[link.child]
+            found.append(
+                _record(
+                    subject.id, candidate, link.strong, child, link.reason, link.measure, link.score
+                )
+            )
+    return found
+
+
+def _ranked_candidates(holders: dict[int, list[int]], own_keys: int) -> list[int]:
+    """Candidates by shared keys, the best :data:`MAX_CANDIDATES`: any shared LSH band, or two
+    shared excerpt keys (anchors, paragraph openings; one for a text with fewer than four)."""
+    found_by = count_by_kind(holders, MAX_KEY_ITEMS)
+    needed = 1 if own_keys < 4 else 2
     scores = dict(found_by.get("b", {}))
     excerpts: dict[int, int] = {}
     for kind in ("a", "p"):
@@ -169,185 +336,61 @@ def _near_matches(
     for candidate, shared in excerpts.items():
         if shared >= needed:
             scores[candidate] = scores.get(candidate, 0) + shared
-    ranked = sorted(scores, key=lambda c: (-scores[c], c))[:MAX_CANDIDATES]
-    records = {record.id: record for record in tx.items(ranked)}
-    arrays = tx.shingles(ranked)
-    limits = thresholds(settings)
-    matches = []
-    for candidate in ranked:
-        record = records.get(candidate)
-        if record is None or record.split or candidate not in arrays:
-            continue
-        found = overlap(
-            sig.shingles, arrays[candidate].shingles, sig.narrative, arrays[candidate].narrative
-        )
-        headline = same_title(item.title, record.title)
-        credited = shorter_credits_longer(
-            found,
-            (sig.attribution, item.site_host, item.site_name),
-            (record.attribution, record.site_host, record.site_name),
-        )
-        flags = (sig.compilation_hint, record.compilation, headline, credited)
-        decision = verdict(found, limits, *flags)
-        if decision.copy and item.site_host and same_site(item.site_host, record.site_host):
-            found = _without_template(
-                tx, item_id, candidate, item.site_host, sig, arrays[candidate]
-            )
-            decision = verdict(found, limits, *flags)
-        if decision.copy:
-            inside = found.containment_b >= CONTAINED_STORY and found.containment_a < PART_OF_LONGER
-            matches.append(
-                Match(
-                    candidate,
-                    record.cluster_id,
-                    Reason.MINHASH.value,
-                    decision.score,
-                    decision.measure,
-                    decision.why,
-                    record.title,
-                    inside,
-                )
-            )
-    return matches
+    return sorted(scores, key=lambda c: (-scores[c], c))[:MAX_CANDIDATES]
 
 
-def shorter_credits_longer(found: Overlap, a: Source, b: Source) -> bool:
-    """True when the shorter of texts A and B (by shingles in ``found``) credits the other's
-    site: the ``shorter_credits_longer`` flag of :func:`ingestd.dedup.compare.verdict`."""
-    return credits_other_site(a, b) if found.size_a <= found.size_b else credits_other_site(b, a)
+def judge(
+    found: Overlap,
+    subject: Subject,
+    kind: TextKind,
+    record: ItemRecord,
+    limits: Thresholds,
+    one_site: bool,
+) -> Decision:
+    """How the subject links to a stored item, given their overlap."""
+    mine = (subject.attribution, subject.site_host, subject.site_name)
+    theirs = (record.attribution, record.site_host, record.site_name)
+    return decide(
+        found,
+        Side(kind, credits_other_site(mine, theirs)),
+        Side(TextKind(record.quality), credits_other_site(theirs, mine)),
+        limits,
+        same_site=one_site,
+        same_headline=same_title(subject.title, record.title),
+    )
 
 
-def _without_template(
-    tx: Transaction, item_id: int, other_id: int, site: str, sig: Signature, other: ItemShingles
+def pair_overlap(
+    tx: Transaction, subject: Subject, other: ItemShingles, template: np.ndarray | None
 ) -> Overlap:
-    """Overlap of two items of one site once text the site repeats on other pages is removed.
+    """Overlap of the subject with a stored item; for pages of one site, without the site's
+    template (its repeated paragraphs, and text the pair shares with the site's other pages)."""
+    if template is None:
+        return overlap(subject.shingles, other.shingles, subject.narrative, other.narrative)
+    assert subject.site_host is not None
+    removed = np.union1d(template, _repeated_on_site(tx, subject, other))
+    return overlap(
+        without(subject.shingles, removed),
+        without(other.shingles, removed),
+        without(subject.narrative, removed),
+        without(other.narrative, removed),
+    )
 
-    Shingles the pair shares that also occur in another recent page of the site are its template
-    (furniture that survived extraction), not evidence that the two are the same article. A page
-    holding most of the shared text is a further copy of the story, not template, and is ignored.
-    """
-    neighbours = tx.site_neighbours(site, [item_id, other_id])
-    shared = np.intersect1d(as_hashes(sig.shingles), as_hashes(other.shingles), assume_unique=True)
-    if not neighbours or not len(shared):
-        return overlap(sig.shingles, other.shingles, sig.narrative, other.narrative)
+
+def _repeated_on_site(tx: Transaction, subject: Subject, other: ItemShingles) -> np.ndarray:
+    """Shingles the pair shares that also occur on another recent page of the site: furniture
+    that survived extraction. A page holding most of the shared text is a further copy of the
+    story, not template, and is ignored."""
+    assert subject.site_host is not None
+    neighbours = tx.site_neighbours(subject.site_host, [subject.id, other.item_id])
+    shared = np.intersect1d(
+        as_hashes(subject.shingles), as_hashes(other.shingles), assume_unique=True
+    )
     template = np.empty(0, dtype="<u4")
+    if not neighbours or not len(shared):
+        return template
     for neighbour in tx.shingles(neighbours).values():
         repeated = np.intersect1d(shared, as_hashes(neighbour.shingles), assume_unique=True)
         if len(repeated) < ANOTHER_COPY * len(shared):
             template = np.union1d(template, repeated)
-    return overlap(
-        without(sig.shingles, template),
-        without(other.shingles, template),
-        without(sig.narrative, template),
-        without(other.narrative, template),
-    )
-
-
-def _related(tx: Transaction, first: int, second: int, settings: DedupSettings) -> bool:
-    arrays = tx.shingles([first, second])
-    if first not in arrays or second not in arrays:
-        return False
-    a, b = arrays[first], arrays[second]
-    return verdict(
-        overlap(a.shingles, b.shingles, a.narrative, b.narrative), thresholds(settings)
-    ).copy
-
-
-def member(record: ItemRecord) -> Member:
-    """The canonical policy's view of a stored item."""
-    return Member(
-        record.id,
-        record.url,
-        record.url_norm,
-        record.canonical_url,
-        record.canonical_norm,
-        record.site_host,
-        record.site_name,
-        record.attribution,
-        record.when,
-        record.n_words,
-    )
-
-
-def recompute_cluster(
-    tx: Transaction, cluster_id: int, settings: DedupSettings, now: datetime
-) -> None:
-    """Re-decide the canonical item, roles, similarities and reasons of a cluster.
-
-    A cluster left with fewer than two items is dissolved.
-    """
-    members = tx.cluster_members(cluster_id)
-    cluster = tx.cluster(cluster_id)
-    if len(members) < 2 or cluster is None:
-        for record in members:
-            _make_single(tx, record.id)
-        tx.delete_cluster(cluster_id)
-        return
-    choice = choose_canonical([member(m) for m in members], cluster.pinned_item_id)
-    arrays = tx.shingles(m.id for m in members)
-    canonical = arrays[choice.item_id]
-    limits = thresholds(settings)
-    explicit = {(v.voter, v.target): v.kind for v in choice.votes}
-    for record in members:
-        if record.id == choice.item_id:
-            _set_membership(
-                tx,
-                record,
-                role=Role.CANONICAL.value,
-                similarity=1.0,
-                similarity_measure=None,
-                link_reason=None,
-            )
-            continue
-        mine = arrays[record.id]
-        found = overlap(mine.shingles, canonical.shingles, mine.narrative, canonical.narrative)
-        decision = verdict(found, limits)
-        reason = (
-            explicit.get((record.id, choice.item_id)) or record.match_reason or Reason.MINHASH.value
-        )
-        _set_membership(
-            tx,
-            record,
-            role=Role.REPUBLICATION.value,
-            similarity=round(decision.score, 4),
-            similarity_measure=decision.measure,
-            link_reason=reason,
-        )
-    tx.update_cluster(
-        cluster_id,
-        canonical_item_id=choice.item_id,
-        canonical_reason=choice.reason,
-        evidence=_evidence(choice),
-        size=len(members),
-        updated_at=now,
-    )
-
-
-def _set_membership(tx: Transaction, record: ItemRecord, **values: Any) -> None:
-    """``tx.set_membership`` for a member whose stored fields differ from ``values``; nothing
-    for one already as decided. A cluster is re-decided whenever an item joins it, and most of
-    its members keep their roles: rewriting each of their rows (text and signature arrays
-    included) made the writer's work grow with the square of a cluster's size."""
-    if any(getattr(record, name) != value for name, value in values.items()):
-        tx.set_membership(record.id, **values)
-
-
-def _make_single(tx: Transaction, item_id: int) -> None:
-    tx.set_membership(
-        item_id,
-        cluster_id=None,
-        role=Role.SINGLE.value,
-        match_reason=None,
-        matched_item_id=None,
-        similarity=None,
-        similarity_measure=None,
-        link_reason=None,
-    )
-
-
-def _evidence(choice: CanonicalChoice) -> str:
-    signals = [
-        {"from": v.voter, "to": v.target, "kind": v.kind, "evidence": v.evidence}
-        for v in choice.votes
-    ]
-    return json.dumps({"reason": choice.reason, "evidence": choice.evidence, "signals": signals})
+    return template

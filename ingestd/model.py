@@ -122,6 +122,25 @@ class ExtractFailed:
 
 
 @dataclass(frozen=True)
+class TextProfile:
+    """What a text is made of, in words (tokens), for the article-ness verdict.
+
+    ``paragraph_words`` pairs each keyed story paragraph's key (its opening, see
+    :mod:`ingestd.dedup.keys`) with its words, so that paragraphs a site repeats on its other
+    pages (its template) can be taken out of the count. ``compilation`` says why the text reads
+    as a digest, live page or running file, or is None.
+    """
+
+    story_words: int = 0  # words of the story paragraphs (captions and furniture dropped)
+    caption_paragraphs: int = 0
+    caption_words: int = 0
+    headline_lines: int = 0  # story paragraphs that read as headlines or link lines
+    headline_words: int = 0
+    paragraph_words: tuple[tuple[int, int], ...] = ()
+    compilation: str | None = None
+
+
+@dataclass(frozen=True)
 class Signature:
     """Everything dedup needs to compare one text with others.
 
@@ -141,6 +160,23 @@ class Signature:
     anchor_keys: tuple[int, ...]
     attribution: tuple[str, ...]  # hosts or outlet names an attribution line credits
     compilation_hint: bool = False  # the text looks like a digest or live file
+    profile: TextProfile | None = None  # None: the text's profile is not known (a stored copy)
+
+
+class TextKind(enum.StrEnum):
+    """The article-ness verdict on an item's text (:mod:`ingestd.dedup.quality`)."""
+
+    ARTICLE = "article"
+    COMPILATION = "compilation"  # several stories: a digest, live page or running file
+    SHORT = "short"  # too little article text to judge (a headline post, a failed scrape)
+    GALLERY = "gallery"  # mostly photo captions and credit lines
+    LISTING = "listing"  # mostly headlines and link lines
+    STUB = "stub"  # one body on several pages of a site under other titles (share pages)
+
+    @property
+    def is_article(self) -> bool:
+        """Articles and compilations link by their text; the others only as verbatim copies."""
+        return self in (TextKind.ARTICLE, TextKind.COMPILATION)
 
 
 class Role(enum.StrEnum):

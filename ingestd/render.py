@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -167,8 +168,11 @@ def feeds_table(feeds: list[dict[str, Any]]) -> None:
     console.print(_table(f"{len(feeds)} feeds", columns, rows))
 
 
-def eval_report(scores: dict[str, Any], wrong: list[dict[str, Any]]) -> None:
-    """The scores of ``ingest eval`` and the pairs it got wrong, with reasons."""
+def eval_report(
+    scores: dict[str, Any], wrong: list[dict[str, Any]], verdicts: list[dict[str, Any]]
+) -> None:
+    """The scores of ``ingest eval``, the pairs it got wrong with reasons, and the articles
+    whose text was judged not to be an article."""
     console = _console()
     console.print(
         f"pairwise precision {scores['precision']:.3f}  recall {scores['recall']:.3f}  "
@@ -182,6 +186,11 @@ def eval_report(scores: dict[str, Any], wrong: list[dict[str, Any]]) -> None:
             f"containment {pair['containment_a']:.2f}/{pair['containment_b']:.2f}; "
             f"direct verdict: {pair['direct_verdict']} ({pair['why']})"
         )
+    kinds = Counter(v["quality"] for v in verdicts)
+    console.print("text verdicts: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())))
+    for found in verdicts:
+        if found["quality"] != "article":
+            console.print(f"  {found['id']}: {found['note']}")
 
 
 def explanation(found: dict[str, Any]) -> None:

@@ -1,7 +1,9 @@
 """Read models for the CLI: items and clusters as plain JSON-ready dicts (the ``--json`` contract).
 
 An item object has ``id``, ``url``, ``feed_url``, ``title``, ``published`` (ISO 8601 or null),
-``cluster_id`` (null when alone) and ``role`` (canonical, republication or single). A cluster
+``cluster_id`` (null when alone), ``role`` (canonical, republication or single) and
+``quality`` (the article-ness verdict: article, compilation, short, gallery, listing or stub)
+with ``quality_note`` (why, in words). A cluster
 object has ``id``, ``size``, ``canonical`` (an item object) and ``republications`` (item objects
 each with ``similarity`` and ``reason``).
 """
@@ -30,6 +32,8 @@ def item_object(item: ItemRecord) -> dict[str, Any]:
         "words": item.n_words,
         "text_source": item.text_source,
         "text_note": item.extract_note,
+        "quality": item.quality,
+        "quality_note": item.quality_note,
         "fetched": item.fetched_at.isoformat(),
     }
 

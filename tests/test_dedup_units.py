@@ -1,5 +1,6 @@
 """Dedup units: normalisation, attribution lines, signatures, the copy verdict, the canonical
-choice and the cluster plan. Texts are invented (see the ``prose`` fixture)."""
+choice and headlines. Texts are invented (see the ``prose`` fixture). Links, stories and
+article-ness have their own module (``test_dedup_stories.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 
 from ingestd.dedup.attribution import credited_sources, source_key
 from ingestd.dedup.canonical import Member, choose_canonical
-from ingestd.dedup.cluster import Match, Plan, plan, same_title
 from ingestd.dedup.compare import (
     VERBATIM_CONTAINMENT,
     Overlap,
@@ -20,6 +20,7 @@ from ingestd.dedup.compare import (
     overlap,
     verdict,
 )
+from ingestd.dedup.headlines import same_title
 from ingestd.dedup.keys import describe, key_kind
 from ingestd.dedup.normalize import (
     is_furniture,
@@ -654,106 +655,7 @@ def test_a_member_crediting_its_own_site_casts_no_vote() -> None:
     assert choose_canonical([a, b]).votes == ()
 
 
-# --- cluster plan -------------------------------------------------------------------------------
-
-
-def match(
-    item_id: int,
-    cluster_id: int | None,
-    *,
-    measure: str = "jaccard",
-    score: float = 0.8,
-    title: str = "Council approves new drainage budget",
-    inside_new: bool = False,
-) -> Match:
-    reason = "url" if measure == "identity" else "minhash"
-    return Match(item_id, cluster_id, reason, score, measure, "why", title, inside_new)
-
-
-def never(_a: Match, _b: Match) -> bool:
-    return False
-
-
-def always(_a: Match, _b: Match) -> bool:
-    return True
-
-
-def test_no_matches_join_nothing() -> None:
-    assert plan([], always) == Plan(None)
-
-
-def test_a_single_match_is_joined() -> None:
-    only = match(1, 10)
-
-    decided = plan([only], never)
-
-    assert decided.join == only
-    assert decided.merge == ()
-    assert not decided.compilation
-
-
-def test_identity_beats_a_higher_minhash_score() -> None:
-    near = match(1, 10, score=0.99, title="Floods in the north")
-    same_url = match(2, 20, measure="identity", score=1.0, title="Mayor resigns after vote")
-
-    decided = plan([near, same_url], never)
-
-    assert decided.join == same_url
-    assert decided.merge == ()
-
-
-def test_the_best_match_per_cluster_counts() -> None:
-    weak, strong = match(1, 10, score=0.55), match(2, 10, score=0.9)
-
-    assert plan([weak, strong], never).join == strong
-
-
-def test_two_unrelated_stories_inside_the_new_item_make_it_a_compilation() -> None:
-    first = match(1, None, measure="containment", title="Floods in the north", inside_new=True)
-    second = match(2, 20, measure="containment", title="Mayor resigns after vote", inside_new=True)
-
-    decided = plan([first, second], never)
-
-    assert decided.compilation
-    assert decided.join is None
-
-
-def test_two_related_stories_inside_the_new_item_are_one_story() -> None:
-    first = match(1, None, measure="containment", title="Floods in the north", inside_new=True)
-    second = match(2, 20, measure="containment", title="Mayor resigns after vote", inside_new=True)
-
-    decided = plan([first, second], always)
-
-    assert not decided.compilation
-    assert decided.join is not None
-    assert decided.merge
-
-
-def test_a_bridge_does_not_merge_unrelated_clusters() -> None:
-    first = match(1, 10, score=0.9, title="Floods in the north")
-    second = match(2, 20, score=0.7, title="Mayor resigns after vote")
-
-    decided = plan([first, second], never)
-
-    assert decided.join == first
-    assert decided.merge == ()
-
-
-def test_a_bridge_merges_clusters_whose_items_are_related() -> None:
-    first = match(1, 10, score=0.9, title="Floods in the north")
-    second = match(2, 20, score=0.7, title="Mayor resigns after vote")
-
-    decided = plan([first, second], lambda a, b: {a.item_id, b.item_id} == {1, 2})
-
-    assert decided.join == first
-    assert decided.merge == (second,)
-
-
-def test_a_bridge_merges_clusters_with_the_same_title() -> None:
-    first = match(1, 10, score=0.9, title="Council approves new drainage budget")
-    second = match(2, 20, score=0.7, title="Council approves the new drainage budget")
-
-    assert plan([first, second], never).merge == (second,)
+# --- headlines ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

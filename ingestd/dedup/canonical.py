@@ -9,6 +9,11 @@ Policy, in order:
    votes that does not itself credit another member is the original;
 3. the earliest publication;
 4. the longest text.
+
+Steps 3 and 4 choose among the items of the story's root core (``eligible``): an excerpt or a
+truncation attached to the story is never taken for its original because it was listed first.
+Ties are broken by URL, never by storage order, so the choice does not depend on the order in
+which the items arrived.
 """
 
 from __future__ import annotations
@@ -132,8 +137,16 @@ def site_label(host: str) -> str:
     return labels[-2] if len(labels) >= 2 else host
 
 
-def choose_canonical(members: list[Member], pinned: int | None = None) -> CanonicalChoice:
-    """Apply the policy above; ``members`` must not be empty."""
+def _order(member: Member) -> str:
+    """A tie-break that does not depend on arrival order: the URL (the id for none)."""
+    return member.url_norm or member.url or f"#{member.id:020d}"
+
+
+def choose_canonical(
+    members: list[Member], pinned: int | None = None, eligible: set[int] | None = None
+) -> CanonicalChoice:
+    """Apply the policy above; ``members`` must not be empty. ``eligible``: the members the
+    earliest or longest may be chosen from (all when None or empty)."""
     votes = explicit_votes(members)
     by_id = {member.id: member for member in members}
     if pinned is not None and pinned in by_id:
@@ -143,10 +156,12 @@ def choose_canonical(members: list[Member], pinned: int | None = None) -> Canoni
         winning = [vote for vote in votes if vote.target == voted]
         kind = winning[0].kind
         return CanonicalChoice(voted, kind, "; ".join(v.evidence for v in winning), tuple(votes))
-    earliest = min(members, key=lambda m: (m.when, -m.n_words, m.id))
-    ties = [m for m in members if m.when == earliest.when]
+    pool = [m for m in members if m.id in eligible] if eligible else members
+    pool = pool or members
+    earliest = min(pool, key=lambda m: (m.when, -m.n_words, _order(m)))
+    ties = [m for m in pool if m.when == earliest.when]
     if len(ties) > 1:
-        longest = max(ties, key=lambda m: (m.n_words, -m.id))
+        longest = min(ties, key=lambda m: (-m.n_words, _order(m)))
         evidence = (
             f"published at the same time as others; the longest text ({longest.n_words} words)"
         )
@@ -163,4 +178,4 @@ def _original_by_votes(votes: list[Vote], by_id: dict[int, Member]) -> int | Non
     crediting = {vote.voter for vote in votes}
     roots = [target for target in counts if target not in crediting]
     pool = roots or list(counts)
-    return min(pool, key=lambda t: (-counts[t], by_id[t].when, t))
+    return min(pool, key=lambda t: (-counts[t], by_id[t].when, _order(by_id[t])))

@@ -2,9 +2,11 @@
 
 Extracted article text still carries furniture that differs between outlets carrying the same
 story: bylines and credit lines, photo captions, datelines, share and subscribe prompts,
-attribution lines, copyright notices. These are removed paragraph by paragraph (patterns apply
-only to short paragraphs, so a long paragraph of story text is never dropped because it mentions
-"newsletter"). Tokens are Unicode words, lower-cased, with the possessive ``'s`` folded.
+attribution lines, copyright notices. These are removed paragraph by paragraph. Boilerplate
+patterns apply only to short paragraphs, so a long paragraph of story text is never dropped
+because it mentions "newsletter"; captions (:mod:`ingestd.dedup.captions`) are recognised at any
+length, since an agency caption travels with its photo into unrelated stories and galleries.
+Tokens are Unicode words, lower-cased, with the possessive ``'s`` folded.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 
 import regex
+
+from ingestd.dedup.captions import is_caption
 
 MIN_PARAGRAPH_WORDS = 5  # shorter paragraphs are furniture ("Advertisement", "Share")
 BOILERPLATE_MAX_WORDS = 40  # boilerplate patterns only apply to paragraphs this short
@@ -33,7 +37,7 @@ _BOILERPLATE = re.compile(
             r"\b(sign up|subscribe|newsletter|unsubscribe|inbox)\b",
             r"\b(share|tweet|email|print) (this|on|via)\b",
             r"\bfollow (us|\w+ on (twitter|facebook|instagram|x))\b",
-            r"^\s*(by|von|par|por|di|door|av|przez)\s+[\w.'’ -]{2,60}$",  # byline
+            r"^\s*(by|von|par|por|di|door|av|przez)\s+[\w.'’ ,|&-]{2,80}$",  # byline
             r"\b(staff writer|contributed to this report|reporting by|editing by|writing by)\b",
             r"^[^.!?]{0,80}\b(correspondent|reporter|editor)\s*$",  # "Jane Doe, Reuters reporter"
             r"\bassociated press (writer|writers|reporter)\b",
@@ -49,6 +53,7 @@ _BOILERPLATE = re.compile(
             r"\b(updated|published|posted|last modified)( on| at)?\s*:?\s*\w+ \d",
             r"^\s*(\d+\s+)?comments?\b|\b(leave a reply|join the conversation|show comments)\b",
             r"\bthis (story|article|report) (has been|was) (updated|corrected)\b",
+            r"\bfollow (\w+['’]s |our |all of \w+['’]s )?(full |complete |latest )?coverage\b",
         ]
     ),
     re.IGNORECASE,
@@ -68,6 +73,17 @@ class StoryParagraph:
     narrative: list[str]
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A text read paragraph by paragraph: the story paragraphs, every paragraph as written
+    (for the structure a compilation or a gallery shows), and what the captions took."""
+
+    story: list[StoryParagraph]
+    raw: list[str]
+    caption_paragraphs: int
+    caption_words: int
+
+
 def paragraphs(text: str) -> list[str]:
     """Non-empty paragraphs of a text whose paragraphs are separated by newlines."""
     return [line.strip() for line in text.splitlines() if line.strip()]
@@ -82,7 +98,7 @@ _TRIGGERS = frozenset(
     file illustration graphic getty shutterstock ap reuters afp epa originally first
     republished reprinted reposted syndicated read click continue related advertisement
     sponsored cookie cookies javascript updated published posted modified comment
-    comments reply conversation story article report show
+    comments reply conversation story article report show coverage
     """.split()  # noqa: SIM905 - a word list reads better as words
 )
 
@@ -100,10 +116,38 @@ def is_furniture(paragraph: str, words: list[str] | None = None) -> bool:
 
 
 def analyse(text: str) -> list[StoryParagraph]:
-    """The story paragraphs of ``text`` (furniture dropped, datelines stripped), tokenised."""
+    """The story paragraphs of ``text`` (furniture and captions dropped, datelines stripped),
+    tokenised."""
+    return read(text).story
+
+
+HEADLINE_ECHO = 0.8  # word overlap at which an opening paragraph is the headline again
+CREDIT_LINE_WORDS = 12  # a caption this short is a credit line ("AP Photo/Jane Doe")
+CAPTION_WORDS = 70  # the paragraph just before a credit line is its caption up to this long
+CREDITED_CAPTIONS = 2  # credit lines under paragraphs that show the page credits that way
+
+
+def read(text: str, title: str = "") -> Reading:
+    """:func:`analyse`, with the raw paragraphs and the captions' share kept for the text's
+    profile (:mod:`ingestd.dedup.profile`). An opening paragraph that repeats the ``title``
+    (extraction often keeps the page's ``<h1>``) is not story text: copies under other
+    headlines would otherwise differ by it."""
+    raw = paragraphs(text)
     kept: list[StoryParagraph] = []
-    for paragraph in paragraphs(text):
+    caption_paragraphs = caption_words = 0
+    headline = set(tokens(title)) if title else set()
+    last = -1  # the raw index of the last kept paragraph
+    credited: list[int] = []  # kept paragraphs just above a credit line
+    for index, paragraph in enumerate(raw):
         words = tokens(paragraph)
+        if headline and index < 2 and _echoes(words, headline):
+            continue
+        if words and is_caption(paragraph, words):
+            caption_paragraphs += 1
+            caption_words += len(words)
+            if len(words) <= CREDIT_LINE_WORDS and last == index - 1 and kept:
+                credited.append(len(kept) - 1)
+            continue
         if is_furniture(paragraph, words):
             continue
         if not kept and _DATELINE.match(paragraph):
@@ -112,7 +156,21 @@ def analyse(text: str) -> list[StoryParagraph]:
         quoted = any(mark in paragraph for mark in _QUOTE_MARKS)  # substring search: fast
         narrative = tokens(without_quotations(paragraph)) if quoted else words
         kept.append(StoryParagraph(paragraph, words, narrative))
-    return kept
+        last = index
+    if len(credited) >= CREDITED_CAPTIONS:  # photos credited on a line of their own
+        captions = {i for i in credited if len(kept[i].words) <= CAPTION_WORDS}
+        caption_paragraphs += len(captions)
+        caption_words += sum(len(kept[i].words) for i in captions)
+        kept = [p for i, p in enumerate(kept) if i not in captions]
+    return Reading(kept, raw, caption_paragraphs, caption_words)
+
+
+def _echoes(words: list[str], headline: set[str]) -> bool:
+    """True when a paragraph is the headline again (the same words, give or take a site name)."""
+    if not words or len(words) > len(headline) + 3:
+        return False
+    found = set(words)
+    return len(found & headline) / len(found | headline) >= HEADLINE_ECHO
 
 
 def story_paragraphs(text: str) -> list[str]:

@@ -19,24 +19,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import zlib
 
 import numpy as np
 
 from ingestd.dedup.attribution import credited_sources
 from ingestd.dedup.keys import band_key, paragraph_key
-from ingestd.dedup.normalize import StoryParagraph, analyse, story_tokens, tokens
+from ingestd.dedup.normalize import StoryParagraph, read, story_tokens, tokens
 from ingestd.dedup.params import SignatureParams as SignatureParams  # re-exported
+from ingestd.dedup.profile import text_profile
 from ingestd.model import Signature
-
-_COMPILATION_TITLE = re.compile(
-    r"\b(live( updates| blog| coverage)?|as it happened|newsletter|digest|briefing|round-?up|"
-    r"morning report|evening report|what we know|the latest|top stories|headlines|"
-    r"week in review|news in brief|in brief|recap|daily brief)\b",
-    re.IGNORECASE,
-)
-
 
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
@@ -159,19 +151,30 @@ BANDED_ANCHORS = 20
 PARAGRAPH_KEY_WORDS = 8  # words of a paragraph's opening that make its key
 
 
-def paragraph_keys(story: list[StoryParagraph]) -> tuple[int, ...]:
-    """The keys of the first words of every story paragraph long enough to be distinctive."""
-    keys = []
+def opening_key(paragraph: StoryParagraph) -> int | None:
+    """The key of a story paragraph's opening words; None when it is too short to be
+    distinctive."""
+    if len(paragraph.words) < PARAGRAPH_KEY_WORDS:
+        return None
+    opening = " ".join(paragraph.words[:PARAGRAPH_KEY_WORDS]).encode("utf-8")
+    return paragraph_key(_hash32(opening))
+
+
+def paragraph_words(story: list[StoryParagraph]) -> tuple[tuple[int, int], ...]:
+    """The key of the first words of every story paragraph long enough to be distinctive, with
+    the paragraph's words (the most of them where two paragraphs share an opening)."""
+    keyed: dict[int, int] = {}
     for paragraph in story:
-        if len(paragraph.words) >= PARAGRAPH_KEY_WORDS:
-            opening = " ".join(paragraph.words[:PARAGRAPH_KEY_WORDS]).encode("utf-8")
-            keys.append(paragraph_key(_hash32(opening)))
-    return tuple(dict.fromkeys(keys))
+        key = opening_key(paragraph)
+        if key is not None:
+            keyed[key] = max(keyed.get(key, 0), len(paragraph.words))
+    return tuple(keyed.items())
 
 
 def make_signature(text: str, title: str, params: SignatureParams) -> Signature:
     """The full signature of an article text (and its title, for compilation hints)."""
-    story = analyse(text)
+    reading = read(text, title)
+    story = reading.story
     words = [word for paragraph in story for word in paragraph.words]
     hashes = shingle_hashes(words, params.shingle_words)
     if all(paragraph.narrative is paragraph.words for paragraph in story):
@@ -181,6 +184,8 @@ def make_signature(text: str, title: str, params: SignatureParams) -> Signature:
         narrative_hashes = shingle_hashes(narrative, params.shingle_words)
     values = minhash_values(hashes, params.num_perm)
     banded = 0 < len(hashes) < BANDED_ANCHORS * params.anchor_every
+    keyed = paragraph_words(story)
+    profile = text_profile(reading, title, keyed)
     return Signature(
         body_hash=_body_hash(words or tokens(text)),
         n_words=len(words),
@@ -188,7 +193,8 @@ def make_signature(text: str, title: str, params: SignatureParams) -> Signature:
         narrative=pack_hashes(narrative_hashes),
         minhash=values.astype("<u4").tobytes(),
         band_keys=band_keys(values, params.bands) if banded else (),
-        anchor_keys=anchor_keys(hashes, params.anchor_every) + paragraph_keys(story),
+        anchor_keys=anchor_keys(hashes, params.anchor_every) + tuple(k for k, _ in keyed),
         attribution=credited_sources(text),
-        compilation_hint=bool(_COMPILATION_TITLE.search(title or "")),
+        compilation_hint=profile.compilation is not None,
+        profile=profile,
     )

@@ -177,6 +177,30 @@ def _newest_first_index(conn: Connection) -> None:
     _create_index(conn, schema.items, "ix_items_when")
 
 
+def _links_and_quality(conn: Connection) -> None:
+    """The article-ness verdict on items and the table of verified links (idempotent).
+
+    Clusters stored before have no links: each member is linked to its cluster's canonical
+    item (strong, measure ``legacy``), so re-deciding a story from its links keeps it as it was.
+    Their items keep the verdict ``article`` with no note: their texts are not read again."""
+    _add_columns(conn, schema.items, ["quality", "quality_note"])
+    conn.execute(CreateTable(schema.dedup_links, if_not_exists=True))
+    for index in schema.dedup_links.indexes:
+        index.create(conn, checkfirst=True)
+    conn.execute(
+        text(
+            "INSERT INTO dedup_links (item_a, item_b, strong, child, reason, measure, score)"
+            " SELECT CASE WHEN i.id < c.canonical_item_id THEN i.id ELSE c.canonical_item_id END,"
+            " CASE WHEN i.id < c.canonical_item_id THEN c.canonical_item_id ELSE i.id END,"
+            " true, NULL, coalesce(i.link_reason, i.match_reason, 'minhash'), 'legacy',"
+            " coalesce(i.similarity, 1.0)"
+            " FROM items i JOIN clusters c ON c.id = i.cluster_id"
+            " WHERE c.canonical_item_id IS NOT NULL AND i.id != c.canonical_item_id"
+            " ON CONFLICT DO NOTHING"
+        )
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "feeds, items, clusters, lsh_keys, polls", _initial),
     Migration(2, "feeds: source (config file or command line)", _feed_source),
@@ -187,6 +211,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "feeds: index of due feeds by next poll time", _feeds_due_index),
     Migration(8, "dedup_keys: integer keys, clustered; replaces lsh_keys", _integer_keys),
     Migration(9, "items: listed newest first by an index", _newest_first_index),
+    Migration(10, "items: article-ness verdict; dedup_links: verified links", _links_and_quality),
 )
 HEAD = max(migration.version for migration in MIGRATIONS)
 

@@ -62,6 +62,8 @@ class NewItem:
     minhash: bytes
     attribution: tuple[str, ...]
     compilation: bool
+    quality: str = "article"  # a TextKind value (re-decided with the site's template at linking)
+    quality_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class ItemRecord:
     similarity: float | None
     similarity_measure: str | None
     split: bool
+    quality: str = "article"
+    quality_note: str | None = None
 
     @property
     def when(self) -> datetime:
@@ -109,6 +113,20 @@ class ItemShingles:
     item_id: int
     shingles: bytes
     narrative: bytes
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    """A link verified between two items (``item_a`` < ``item_b``); ``child`` is the contained
+    item of a weak link, None for a strong one."""
+
+    item_a: int
+    item_b: int
+    strong: bool
+    child: int | None
+    reason: str
+    measure: str
+    score: float
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,10 @@ items = Table(
     Column("similarity", Float),  # to the cluster's canonical item
     Column("similarity_measure", String(16)),
     Column("split", Boolean, nullable=False, default=False),  # kept out of clusters by an operator
+    # the article-ness verdict (migration 10): article, compilation, short, gallery, listing,
+    # stub (ingestd.model.TextKind), and why, in words (NULL: stored before the verdict existed)
+    Column("quality", String(16), nullable=False, default="article"),
+    Column("quality_note", Text),
     UniqueConstraint("feed_id", "entry_key", name="uq_items_feed_entry"),
 )
 Index("ix_items_url_norm", items.c.url_norm)
@@ -174,6 +178,35 @@ dedup_keys = Table(
     sqlite_with_rowid=False,
 )
 Index("ix_dedup_keys_item", dedup_keys.c.item_id)
+
+# The links verified between items (migration 10): one row per linked pair, ``item_a`` the
+# smaller id. Stories are re-decided from these rows (ingestd.dedup.partition), so the stories
+# of a set of items do not depend on the order they arrived in. ``strong``: a near-copy both
+# ways, identity or attribution; otherwise ``child`` is the contained item (an excerpt).
+dedup_links = Table(
+    "dedup_links",
+    metadata,
+    Column(
+        "item_a",
+        Id,
+        ForeignKey("items.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column(
+        "item_b",
+        Id,
+        ForeignKey("items.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("strong", Boolean, nullable=False),
+    Column("child", Id),
+    Column("reason", String(16), nullable=False),
+    Column("measure", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+)
+Index("ix_dedup_links_b", dedup_links.c.item_b)
 
 # The key index before migration 8 (text keys, a rowid table and two more indexes): migration 1
 # still creates it, migration 8 converts its rows into ``dedup_keys`` and drops it.

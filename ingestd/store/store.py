@@ -38,6 +38,7 @@ from ingestd.store.records import (
     FeedRecord,
     ItemRecord,
     ItemShingles,
+    LinkRecord,
     NewItem,
     PollRecord,
 )
@@ -46,6 +47,7 @@ from ingestd.store.schema import (
     UtcDateTime,
     clusters,
     dedup_keys,
+    dedup_links,
     feeds,
     host_slots,
     host_turns,
@@ -414,6 +416,13 @@ class Transaction:
         :meth:`first_item_since` ``since`` on (every item when ``since`` is None). A key carried
         by more than ``max_key_items`` other items is a stock phrase and is ignored.
         """
+        return count_by_kind(self.key_holders(keys, since, exclude_item), max_key_items)
+
+    def key_holders(
+        self, keys: Sequence[int], since: datetime | None, exclude_item: int
+    ) -> dict[int, list[int]]:
+        """The other items in the dedup window that carry each of ``keys`` (see
+        :meth:`candidates`): {key: [item id, ...]}, keys nobody else carries left out."""
         holders: dict[int, list[int]] = {}
         window, bound = "", []
         if since is not None:  # a subquery: as a statement of its own it cost 0.1-0.27 ms more
@@ -429,14 +438,28 @@ class Transaction:
             rows = self.conn.exec_driver_sql(statement, (*chunk, exclude_item, *bound)).all()
             for key, item_id in rows:
                 holders.setdefault(int(key), []).append(int(item_id))
-        counts: dict[str, dict[int, int]] = {}
-        for key, found in holders.items():
-            if len(found) > max_key_items:
-                continue
-            kind = counts.setdefault(key_kind(key), {})
-            for item_id in found:
-                kind[item_id] = kind.get(item_id, 0) + 1
-        return counts
+        return holders
+
+    def item_keys(self, item_id: int) -> list[int]:
+        """The dedup keys stored for an item (none once the window has passed it)."""
+        query = select(dedup_keys.c.key).where(dedup_keys.c.item_id == item_id)
+        return [int(key) for key in self.conn.execute(query).scalars()]
+
+    def on_site(self, site_host: str, ids: Iterable[int]) -> set[int]:
+        """Which of these items belong to the site ``site_host`` (read from the index of items
+        by site alone, not from their rows)."""
+        wanted = list(set(ids))
+        found: set[int] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            statement = (
+                f"SELECT id FROM items WHERE site_host = {self.markers(1)}"
+                f" AND id IN ({self.markers(len(chunk))})"
+            )
+            found.update(
+                int(i) for (i,) in self.conn.exec_driver_sql(statement, (site_host, *chunk))
+            )
+        return found
 
     def first_item_since(self, moment: datetime) -> int | None:
         """The id of the first item fetched at or after ``moment`` (None: there is none).
@@ -552,6 +575,8 @@ class Transaction:
             "minhash",
             "attribution",
             "compilation",
+            "quality",
+            "quality_note",
             "title",
             "published_at",
         ]
@@ -615,6 +640,39 @@ class Transaction:
     def set_membership(self, item_id: int, **values: Any) -> None:
         """Update an item's cluster fields (cluster_id, role, match_reason, similarity, ...)."""
         self.conn.execute(_UPDATE_ITEM, {"_id": item_id, **values})
+
+    # --- links ---------------------------------------------------------------------------
+
+    def insert_links(self, links: Iterable[LinkRecord]) -> None:
+        """Store verified links (a pair already linked keeps its row)."""
+        rows = [link.__dict__ for link in links]
+        if rows:
+            self.conn.execute(self._insert_new(dedup_links).on_conflict_do_nothing(), rows)
+
+    def delete_links(self, item_id: int) -> list[int]:
+        """Forget every link of an item; returns the items it was linked to."""
+        linked = [
+            link.item_b if link.item_a == item_id else link.item_a
+            for link in self.links_of([item_id])
+        ]
+        self.conn.execute(
+            delete(dedup_links).where(
+                or_(dedup_links.c.item_a == item_id, dedup_links.c.item_b == item_id)
+            )
+        )
+        return linked
+
+    def links_of(self, ids: Iterable[int]) -> list[LinkRecord]:
+        """Every link that has one of these items at either end."""
+        wanted = list(set(ids))
+        found: dict[tuple[int, int], LinkRecord] = {}
+        for start in range(0, len(wanted), 400):
+            chunk = wanted[start : start + 400]
+            for column in (dedup_links.c.item_a, dedup_links.c.item_b):
+                for row in self.conn.execute(select(dedup_links).where(column.in_(chunk))):
+                    record = LinkRecord(**row._mapping)
+                    found[(record.item_a, record.item_b)] = record
+        return list(found.values())
 
     # --- items: reads ---------------------------------------------------------------------
 
@@ -765,6 +823,21 @@ def _feed(row: Row[Any]) -> FeedRecord:
     values["aliases"] = tuple(a for a in (values.get("aliases") or "").split("\n") if a)
     values["redirect_seen"] = values.get("redirect_seen") or 0
     return FeedRecord(**values)
+
+
+def count_by_kind(
+    holders: Mapping[int, list[int]], max_key_items: int
+) -> dict[str, dict[int, int]]:
+    """Shared keys per other item, by key kind (:meth:`Transaction.candidates`), keys carried
+    by more than ``max_key_items`` items left out."""
+    counts: dict[str, dict[int, int]] = {}
+    for key, found in holders.items():
+        if len(found) > max_key_items:
+            continue
+        kind = counts.setdefault(key_kind(key), {})
+        for item_id in found:
+            kind[item_id] = kind.get(item_id, 0) + 1
+    return counts
 
 
 def _item(row: Row[Any]) -> ItemRecord:

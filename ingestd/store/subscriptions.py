@@ -56,6 +56,17 @@ def subscribe(
     return found
 
 
+def add_feed(tx: Transaction, url: str, now: datetime) -> int:
+    """Store an inactive feed that nothing polls (items of ``ingest eval`` belong to one);
+    returns its id."""
+    result = tx.conn.execute(
+        insert(feeds).values(
+            url=url, status="ok", active=False, consecutive_failures=0, created_at=now
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
 def unsubscribe(tx: Transaction, feed_id: int) -> None:
     """Stop polling a feed; its items and polling history stay."""
     tx.conn.execute(update(feeds).where(feeds.c.id == feed_id).values(active=False))

@@ -25,7 +25,15 @@ from sqlalchemy import (
     update,
 )
 
-from ingestd.store.schema import clusters, dedup_keys, feeds, items, polls, pruned_entries
+from ingestd.store.schema import (
+    clusters,
+    dedup_keys,
+    dedup_links,
+    feeds,
+    items,
+    polls,
+    pruned_entries,
+)
 from ingestd.store.store import Transaction
 
 PRUNE_ITEMS = 200  # items deleted per retention batch (singles)
@@ -236,7 +244,7 @@ def prune_batch(tx: Transaction, before: datetime, now: datetime) -> Pruned:
 
 
 def _delete_items(tx: Transaction, doomed: list[tuple[int, int, str]], now: datetime) -> None:
-    """Delete items and their keys, leaving a tombstone for each entry."""
+    """Delete items with their keys and links, leaving a tombstone for each entry."""
     if not doomed:
         return
     conn = tx.conn
@@ -252,6 +260,8 @@ def _delete_items(tx: Transaction, doomed: list[tuple[int, int, str]], now: date
             [{"feed_id": feed_id, "entry_key": key, "pruned_at": now} for key in keys],
         )
     conn.execute(delete(dedup_keys).where(dedup_keys.c.item_id.in_(ids)))
+    conn.execute(delete(dedup_links).where(dedup_links.c.item_a.in_(ids)))
+    conn.execute(delete(dedup_links).where(dedup_links.c.item_b.in_(ids)))
     conn.execute(delete(items).where(items.c.id.in_(ids)))
 
 

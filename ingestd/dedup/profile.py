@@ -1,0 +1,118 @@
+"""What a text is made of: the counts behind the article-ness verdict, and the structure that
+gives a compilation away.
+
+A compilation (digest, newsletter, live page, running "The Latest" file, news in brief) holds
+several stories; it is not the same article as any one of them. Its title often says so
+("Live updates: …", "The Latest: …", "Morning briefing"), and so does its structure: entries
+that open with a time of day, several wire datelines, or a run of headlines each with a short
+story under it. All of this is read from the text and title alone (in the pool's workers), so
+it never depends on what else is stored.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ingestd.dedup.normalize import Reading, StoryParagraph
+from ingestd.model import TextProfile
+
+_COMPILATION_TITLE = re.compile(
+    r"\b(live( updates| blog| coverage| news)?|as it happened|newsletter|digest|briefing|"
+    r"round-?up|morning report|evening report|what we know|the latest|top stories|headlines|"
+    r"week in review|news in brief|in brief|recap|daily brief|things to know|"
+    r"what you need to know|news wrap|at a glance|catch up|in case you missed|minute by minute|"
+    r"liveblog|live-?ticker|newsticker|ticker|im überblick|en direct|en vivo|en directo|"
+    r"in diretta|ao vivo|na żywo|relacja na żywo)\b",
+    re.IGNORECASE,
+)
+_CLOCK = (
+    r"\d{1,2}:\d{2}(?:\s*[ap]\.?\s?m\.?)?|\d{1,2}(?:\.\d{2})?\s*[ap]\.?\s?m\.?"
+    r"|\d{1,2}[.:]\d{2}\s*(?:Uhr|h)\b|\d{1,2}h\d{2}"
+)
+# A live page's or running file's entry: it opens with a time of day (or "2 hours ago").
+_STAMP = re.compile(
+    rf"^\s*(?:(?:updated|posted|added|update)\s*(?:at\s*)?:?\s*)?(?:{_CLOCK})"
+    r"|^\s*\d{1,3}\s*(?:min(?:ute)?s?|h(?:ours?|rs?)?)\s+ago\b"
+    r"|\(all times local\)",
+    re.IGNORECASE,
+)
+_WIRE_DATELINE = re.compile(
+    r"^\s*[A-Z][A-Z .'’,-]{2,40}\s*\((?:AP|Reuters|AFP|UPI|CNN|dpa|Bloomberg|PA)\)\s*[—–-]"
+)
+_SENTENCE_END = ".!?:;…\"”'’»)"
+
+STAMPED_ENTRIES = 3  # time-stamped entries that make a live page or running file
+SECOND_STORY_WORDS = 60  # story words after a second wire dateline that make it a second story
+DIGEST_HEADLINES = 5  # headlines with short stories under them that make a digest
+DIGEST_SECTION_WORDS = 150  # a digest's stories are short: story words per headline below this
+SECTION_BODY_WORDS = 15  # a headline heads a story when a paragraph this long follows it
+HEADLINE_MAX_WORDS = 20  # a headline or link line is at most this long
+
+
+def compilation_title(title: str) -> bool:
+    """True when a title reads as a digest, newsletter or live page."""
+    return bool(_COMPILATION_TITLE.search(title or ""))
+
+
+def is_headline_line(paragraph: StoryParagraph) -> bool:
+    """A story paragraph that reads as a headline or a link: short, without a sentence's end."""
+    text = paragraph.text.rstrip()
+    return len(paragraph.words) <= HEADLINE_MAX_WORDS and not text.endswith(tuple(_SENTENCE_END))
+
+
+def text_profile(
+    reading: Reading, title: str, paragraph_words: tuple[tuple[int, int], ...]
+) -> TextProfile:
+    """The profile of a text read by :func:`ingestd.dedup.normalize.read`; ``paragraph_words``
+    gives each keyed story paragraph's key and words."""
+    story_words = sum(len(p.words) for p in reading.story)
+    headlines = [p for p in reading.story if is_headline_line(p)]
+    headline_words = sum(len(p.words) for p in headlines)
+    return TextProfile(
+        story_words=story_words,
+        caption_paragraphs=reading.caption_paragraphs,
+        caption_words=reading.caption_words,
+        headline_lines=len(headlines),
+        headline_words=headline_words,
+        paragraph_words=paragraph_words,
+        compilation=_compilation(reading, title, story_words, _sections(reading.raw)),
+    )
+
+
+def _sections(raw: list[str]) -> int:
+    """Headlines with story text under them (a run of link lines heads nothing). Read from the
+    paragraphs as written: a headline may have been dropped as a caption or furniture."""
+    sections = 0
+    heading = False
+    for paragraph in raw:
+        words = len(paragraph.split())
+        text = paragraph.rstrip()
+        if 4 <= words <= HEADLINE_MAX_WORDS and not text.endswith(tuple(_SENTENCE_END)):
+            heading = True
+        elif heading and words >= SECTION_BODY_WORDS:
+            sections += 1
+            heading = False
+    return sections
+
+
+def _compilation(reading: Reading, title: str, story_words: int, sections: int) -> str | None:
+    """Why the text reads as a compilation, in words, or None."""
+    if compilation_title(title):
+        return f"its title reads as a digest or live page ({title.strip()[:80]!r})"
+    stamps = sum(1 for paragraph in reading.raw if _STAMP.match(paragraph))
+    if stamps >= STAMPED_ENTRIES:
+        return f"{stamps} entries open with a time of day (a live page or running file)"
+    if _second_wire_story(reading.raw):
+        return "it carries a second wire story under a dateline of its own"
+    if sections >= DIGEST_HEADLINES and story_words < DIGEST_SECTION_WORDS * sections:
+        return f"{sections} headlines, each over a short story (a digest)"
+    return None
+
+
+def _second_wire_story(raw: list[str]) -> bool:
+    """True when a second wire dateline opens a story of its own (not a one-line teaser)."""
+    datelines = [index for index, paragraph in enumerate(raw) if _WIRE_DATELINE.match(paragraph)]
+    if len(datelines) < 2:
+        return False
+    after = sum(len(paragraph.split()) for paragraph in raw[datelines[1] :])
+    return after >= SECOND_STORY_WORDS
