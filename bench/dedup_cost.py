@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ingestd.dedup.quality import SiteEvidence, assess
 from ingestd.dedup.signature import SignatureParams, make_signature
 from ingestd.store import NewItem, Store
 from ingestd.store.schema import feeds
@@ -45,6 +46,7 @@ def article(words: list[str], cum_weights: list[float], rng: random.Random) -> s
 
 def new_item(feed_id: int, key: str, text: str, params: SignatureParams, now: datetime):
     sig = make_signature(text, "", params)
+    quality = assess(sig.profile, key, None, SiteEvidence())  # as the writer's entries.new_item
     item = NewItem(
         feed_id=feed_id,
         entry_key=key,
@@ -68,6 +70,8 @@ def new_item(feed_id: int, key: str, text: str, params: SignatureParams, now: da
         minhash=sig.minhash,
         attribution=sig.attribution,
         compilation=sig.compilation_hint,
+        quality=quality.kind.value,
+        quality_note=quality.note,
     )
     return item, sig
 

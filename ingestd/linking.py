@@ -36,8 +36,9 @@ from ingestd.urls import is_home_page, same_site
 MIN_HASH_WORDS = 20  # texts shorter than this are not matched by body hash alone
 MAX_CANDIDATES = 100  # verified per new item, most shared keys first
 MAX_KEY_ITEMS = 200  # a key carried by more items is a stock phrase, not a lead
+MAX_LINKS = 32  # links stored per item: identity first, then the strongest (a story of
+# hundreds of copies is still one story through them, and re-deciding it reads fewer rows)
 ANOTHER_COPY = 0.5  # a same-site page holding this share of a pair's common text is a copy too
-_TEXT_LINKABLE = (TextKind.ARTICLE, TextKind.COMPILATION, TextKind.SHORT)
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,10 @@ def relink(tx: Transaction, item_id: int, settings: DedupSettings, now: datetime
         repartition(tx, [item_id, *before, *mates], settings, now)
         return LinkOutcome(item_id, None, False, quality=record.quality)
     subject = stored_subject(tx, record)
+    profile = subject.profile
+    sectioned = profile is not None and (profile.compilation is not None or profile.sectioned)
+    if sectioned != record.compilation:  # a store from before the profile said otherwise
+        tx.set_membership(item_id, compilation=sectioned)
     since = now - timedelta(days=settings.window_days)
     outcome, _ = _link(tx, subject, settings, since, now, (*before, *mates))
     return outcome
@@ -192,10 +197,12 @@ def _link(
     links = _identity_links(subject, quality.kind, identity)
     linked = {link.item_a if link.item_b == subject.id else link.item_b for link in links}
     links += _near_links(tx, subject, quality.kind, site, holders, linked, settings)
+    links = sorted(links, key=_link_order)[:MAX_LINKS]
     tx.insert_links(links)
     others = [link.item_a if link.item_b == subject.id else link.item_b for link in links]
-    clusters = repartition(tx, [subject.id, *others, *seeds], settings, now)
-    cluster_id = clusters.get(subject.id)
+    cluster_id = None
+    if others or seeds:  # a new item that links to nothing changes no story: most of them
+        cluster_id = repartition(tx, [subject.id, *others, *seeds], settings, now).get(subject.id)
     outcome = LinkOutcome(
         subject.id,
         cluster_id,
@@ -204,6 +211,11 @@ def _link(
         quality=quality.kind.value,
     )
     return outcome, [item for item in dict.fromkeys(revealed) if item != subject.id]
+
+
+def _link_order(link: LinkRecord) -> tuple[bool, bool, float, int, int]:
+    """Identity links first, then strong ones, each by score (the ids only break ties)."""
+    return (link.measure != "identity", not link.strong, -link.score, link.item_a, link.item_b)
 
 
 def _verdict(subject: Subject, site: SiteEvidence) -> Quality:
@@ -253,9 +265,9 @@ def _identity_links(
 
 
 def _same_text_links(first: TextKind, second: TextKind) -> bool:
-    """Identical texts are one article unless one is a page that is not an article (one stub
-    body on many pages, one gallery template): then only its verbatim remains link."""
-    return first in _TEXT_LINKABLE and second in _TEXT_LINKABLE
+    """Identical texts are one article when both are articles; two pages that are not (one
+    stub body on many pages, one gallery template, two headline posts) are not copies."""
+    return first.is_article and second.is_article
 
 
 def _identity_reason(column: str, record: ItemRecord, subject: Subject) -> Reason | None:
@@ -324,17 +336,20 @@ def _near_links(
 
 
 def _ranked_candidates(holders: dict[int, list[int]], own_keys: int) -> list[int]:
-    """Candidates by shared keys, the best :data:`MAX_CANDIDATES`: any shared LSH band, or two
-    shared excerpt keys (anchors, paragraph openings; one for a text with fewer than four)."""
+    """Candidates by shared keys, the best :data:`MAX_CANDIDATES`: any shared LSH band, any
+    shared paragraph opening, or two shared anchors (one for a text with fewer than four keys).
+    A short excerpt stored before its article has one or two keys: the article, arriving later
+    with many, still finds it by the opening they share."""
     found_by = count_by_kind(holders, MAX_KEY_ITEMS)
     needed = 1 if own_keys < 4 else 2
     scores = dict(found_by.get("b", {}))
+    openings = found_by.get("p", {})
     excerpts: dict[int, int] = {}
     for kind in ("a", "p"):
         for candidate, shared in found_by.get(kind, {}).items():
             excerpts[candidate] = excerpts.get(candidate, 0) + shared
     for candidate, shared in excerpts.items():
-        if shared >= needed:
+        if shared >= needed or candidate in openings:
             scores[candidate] = scores.get(candidate, 0) + shared
     return sorted(scores, key=lambda c: (-scores[c], c))[:MAX_CANDIDATES]
 

@@ -138,6 +138,7 @@ class TextProfile:
     headline_words: int = 0
     paragraph_words: tuple[tuple[int, int], ...] = ()
     compilation: str | None = None
+    sectioned: bool = False  # five headlines or more, each over a short story (a digest, or not)
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class Signature:
     band_keys: tuple[int, ...]
     anchor_keys: tuple[int, ...]
     attribution: tuple[str, ...]  # hosts or outlet names an attribution line credits
-    compilation_hint: bool = False  # the text looks like a digest or live file
+    compilation_hint: bool = False  # the text looks like a digest or live file (or is sectioned)
     profile: TextProfile | None = None  # None: the text's profile is not known (a stored copy)
 
 

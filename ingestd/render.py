@@ -193,6 +193,16 @@ def eval_report(
             console.print(f"  {found['id']}: {found['note']}")
 
 
+def _link_words(link: dict[str, Any] | None) -> str:
+    """A link of ``clusters explain`` in a few words."""
+    if link is None:
+        return "none"
+    contained = f", {link['contained'].upper()} contained" if link["contained"] else ""
+    return (
+        f"{link['strength']} ({link['reason']}, {link['measure']} {link['score']:.2f}{contained})"
+    )
+
+
 def explanation(found: dict[str, Any]) -> None:
     """``clusters explain`` in words, then the numbers."""
     console = _console()
@@ -202,6 +212,7 @@ def explanation(found: dict[str, Any]) -> None:
         console.print(
             f"   {item['url']}  ({item['site'] or '-'}, {item['words']} words, {item['role']})"
         )
+        console.print(f"   text: {item['quality_note'] or item['quality']}")
     console.print()
     console.print(found["summary"])
     console.print()
@@ -217,6 +228,8 @@ def explanation(found: dict[str, Any]) -> None:
             f"{found['narrative_containment']:.2f} (needs ≥ {limits['narrative_containment']:.2f})",
         ),
         ("containment threshold", f"{limits['containment']:.2f}"),
+        ("link now", _link_words(found["link"])),
+        ("link stored", _link_words(found["stored_link"])),
         ("shingles A / B / shared", "{a} / {b} / {shared}".format(**found["shingles"])),
     ]
     table = Table(show_header=False, expand=False)

@@ -5,14 +5,19 @@ A site repeats some paragraphs on most of its pages (an "about us" blurb, a gall
 and two pages sharing them are not copies. A paragraph (by its opening words, the paragraph
 keys of :mod:`ingestd.dedup.keys`) is the site's template for an item when at least
 :data:`TEMPLATE_PAGES` - 1 other pages of the site carry it, not counting pages that carry half
-or more of the item's paragraphs (those are copies or versions of the item, not evidence of a
-template). A key carried by more items than a lookup follows is a stock phrase and counts as
-template too. Pages of one site with the very same body under other titles are one stub.
+or more of the item's paragraphs (those may be copies or versions of the item, not evidence of
+a template), or when :data:`TEMPLATE_ANY_PAGES` - 1 other pages carry it, counting those too
+(a page that is mostly template looks like a copy of every other such page, and a site seldom
+carries that many versions of one story). A key carried by more items than a lookup follows is
+a stock phrase and counts as template too. Pages of one site with the very same body under
+other titles are one stub.
 
 Learned from the pages stored so far, this would depend on arrival order: the first page of a
 site would never know its template. So when a new page is the one that makes a paragraph a
 template (the :data:`TEMPLATE_PAGES`-th page carrying it) or a body a stub, the pages that
 already carried it are returned, to be linked again (:func:`ingestd.linking.relink`).
+The pages a site has stored in the window are the evidence, so a site's first pages are judged
+again when its later pages arrive, whatever order they come in.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
     from ingestd.linking import Subject
 
 TEMPLATE_PAGES = 3  # pages of a site carrying a paragraph that make it the site's template
+TEMPLATE_ANY_PAGES = 6  # the same, counting pages that look like copies of the item too
 MAX_KEY_ITEMS = 200  # holders beyond which a key is a stock phrase (as candidate lookups)
 
 
@@ -80,11 +86,12 @@ def _template(
     versions = {item for item, count in shared.items() if 2 * count >= len(keys)}
     template, revealed = set(stock), []
     for key in keys:
-        others = [item for item in holders.get(key, ()) if item in own and item not in versions]
-        if len(others) >= TEMPLATE_PAGES - 1:
+        carriers_of_key = [item for item in holders.get(key, ()) if item in own]
+        others = [item for item in carriers_of_key if item not in versions]
+        if len(others) >= TEMPLATE_PAGES - 1 or len(carriers_of_key) >= TEMPLATE_ANY_PAGES - 1:
             template.add(key)
-        if len(others) == TEMPLATE_PAGES - 1:
-            revealed.extend(others)
+        if len(others) == TEMPLATE_PAGES - 1 or len(carriers_of_key) == TEMPLATE_ANY_PAGES - 1:
+            revealed.extend(carriers_of_key)
     return template, revealed
 
 

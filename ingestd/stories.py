@@ -21,7 +21,7 @@ from ingestd.config import DedupSettings
 from ingestd.dedup.canonical import CanonicalChoice, Member, choose_canonical
 from ingestd.dedup.compare import Thresholds, overlap, verdict
 from ingestd.dedup.partition import Edge, Node, Partition, Story, partition
-from ingestd.model import Reason, Role
+from ingestd.model import Reason, Role, TextKind
 from ingestd.store import ItemRecord, Transaction
 from ingestd.store.records import LinkRecord
 
@@ -57,7 +57,14 @@ def edges(links: Iterable[LinkRecord]) -> list[Edge]:
 def nodes(records: Iterable[ItemRecord]) -> list[Node]:
     """Stored items as the partition's nodes (items an operator split out are left out)."""
     return [
-        Node(r.id, r.n_words, r.title, r.url_norm or r.url or f"#{r.id}")
+        Node(
+            r.id,
+            r.n_words,
+            r.title,
+            r.url_norm or r.url or f"#{r.id}",
+            sectioned=r.compilation,
+            standalone=TextKind(r.quality).is_article,
+        )
         for r in records
         if not r.split
     ]

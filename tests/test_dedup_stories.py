@@ -75,11 +75,12 @@ def test_two_galleries_with_the_same_captions_left_do_not_link(prose: Prose) -> 
     assert decide(found(text, text), gallery, gallery, LIMITS).link is None
 
 
-def test_two_identical_short_texts_link(prose: Prose) -> None:
+def test_two_identical_short_texts_do_not_link(prose: Prose) -> None:
+    """Two pages that are not articles are never copies, not even with the same words (one
+    stub on many pages): when unsure, apart."""
     text = prose(8, 1)[0]
     short = Side(TextKind.SHORT)
-    decision = decide(found(text, text), short, short, LIMITS)
-    assert decision.link is not None and decision.link.strong
+    assert decide(found(text, text), short, short, LIMITS).link is None
 
 
 def test_a_compilation_never_takes_a_story_it_contains(prose: Prose) -> None:
@@ -171,6 +172,17 @@ def test_two_excerpts_carrying_their_articles_headline_both_join_it() -> None:
     title = "Floodwaters force hundreds from their homes"
     nodes = [node(1, 900, title), node(2, 150, title), node(3, 200, title)]
     assert stories(partition(nodes, [weak(2, 1), weak(3, 1)])) == {frozenset({1, 2, 3})}
+
+
+def test_a_sectioned_text_takes_only_excerpts_carrying_its_headline() -> None:
+    """A digest (or a guide) in many short sections: an excerpt under its headline is one
+    story with it, a brief under another headline found inside it is not."""
+    title = "Five things to do in Harbourton this spring"
+    digest = Node(1, 900, title, "http://a.example/1", sectioned=True)
+    nodes = [digest, node(2, 150, title), node(3, 150, "Rail line closed until further notice")]
+    result = partition(nodes, [weak(2, 1), weak(3, 1)])
+    assert stories(result) == {frozenset({1, 2})}
+    assert "sections" in result.notes[1]
 
 
 def test_versions_chain_through_containment_to_the_longest() -> None:

@@ -133,19 +133,19 @@ ENTRY = (
                 ENTRY + " " + ENTRY + " " + ENTRY,
             ],
         ),
-        (
-            "Five stories this morning",
-            [
-                line
-                for n in range(5)
-                for line in (f"Council story number {n} gets its headline", ENTRY)
-            ],
-        ),
     ],
 )
 def test_compilations_are_recognised_by_title_or_structure(title: str, lines: list[str]) -> None:
     profile = make_signature("\n".join(lines), title, SignatureParams()).profile
     assert profile is not None and profile.compilation is not None
+
+
+def test_five_headlines_over_short_stories_make_a_text_sectioned_not_a_compilation() -> None:
+    lines = [line for n in range(5) for line in (f"Council story number {n} has a headline", ENTRY)]
+    profile = make_signature(
+        "\n".join(lines), "Five stories this morning", SignatureParams()
+    ).profile
+    assert profile is not None and profile.sectioned and profile.compilation is None
 
 
 def test_an_article_with_a_few_subheads_is_not_a_digest() -> None:
@@ -222,12 +222,24 @@ def test_the_sites_template_does_not_count_as_article_words() -> None:
 
 def test_headline_and_link_lines_make_a_listing() -> None:
     found = assess(
-        profile(story_words=90, headline_lines=6, headline_words=60),
+        profile(story_words=90, headline_lines=6, headline_words=70),
         "Latest news",
         None,
         SiteEvidence(),
     )
     assert found.kind == TextKind.LISTING
+
+
+def test_a_list_of_points_in_an_article_is_article_text() -> None:
+    points = profile(story_words=192, headline_lines=14, headline_words=119)
+    assert assess(points, "How to sell more", None, SiteEvidence()).kind == TextKind.ARTICLE
+
+
+def test_unspaced_scripts_count_words_by_characters() -> None:
+    from ingestd.dedup.normalize import word_count
+
+    assert word_count(tokens("数字经济的发展正不断拓展新的空间")) == 8
+    assert word_count(tokens("the river rose")) == 3
 
 
 def test_one_body_under_other_titles_on_the_site_is_a_stub() -> None:

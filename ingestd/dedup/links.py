@@ -10,8 +10,8 @@ A link is what the verdict on a pair of texts leaves for clustering (:mod:`.part
   (``child``) attaches to the one story it matches best and never merges two stories.
 
 What may link depends on the article-ness of both texts (:mod:`.quality`): a stub never links
-by its text; a gallery, listing or short text only as the verbatim copy of an article (short
-texts also with an identical short text); a compilation (digest, live page) only with a
+by its text; a gallery, listing or short text only as the verbatim copy of an article, never
+with another page that is not an article; a compilation (digest, live page) only with a
 near-copy, or with a shorter excerpt carrying its own headline. Two pages of one site must
 share what their writer wrote, not their template or the quotes they both carry: a link by
 containment between them needs the containment on the text outside quotations as well.
@@ -25,6 +25,7 @@ from ingestd.dedup.compare import VERBATIM_CONTAINMENT, Overlap, Thresholds, ver
 from ingestd.model import Reason, TextKind
 
 MIN_REMAINS = 15  # shingles a non-article must keep to be a verbatim copy of anything
+MIN_REMAINS_CREDITED = 5  # ... when it credits the article's site ("Read the full article at")
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,6 @@ def _mostly_shared_quotes(found: Overlap, limits: Thresholds) -> bool:
 def _remains(found: Overlap, a: Side, b: Side, limits: Thresholds) -> Decision:
     """A pair with a non-article: only a verbatim copy of what is left of it links (weakly)."""
     if not a.kind.is_article and not b.kind.is_article:
-        if a.kind == b.kind == TextKind.SHORT and _identical(found):
-            why = "two short texts with the same words (each is found whole in the other)"
-            return Decision(Link(True, None, Reason.MINHASH, "jaccard", found.jaccard, why), why)
         return _no(
             f"neither is an article ({a.kind.value}, {b.kind.value}): pages that are not articles"
             " link only as verbatim copies of an article"
@@ -122,9 +120,10 @@ def _remains(found: Overlap, a: Side, b: Side, limits: Thresholds) -> Decision:
     side, size = remains
     if article.kind == TextKind.COMPILATION:
         return _no("a page that is not an article never links to a compilation")
-    if size < MIN_REMAINS:
+    least = MIN_REMAINS_CREDITED if side.credits_other else MIN_REMAINS
+    if size < least:
         return _no(
-            f"the {side.kind.value} page keeps {size} shingles of text (< {MIN_REMAINS}):"
+            f"the {side.kind.value} page keeps {size} shingles of text (< {least}):"
             " too little to be a copy of anything"
         )
     contained = found.shared / size
@@ -140,7 +139,3 @@ def _remains(found: Overlap, a: Side, b: Side, limits: Thresholds) -> Decision:
     )
     reason = Reason.ATTRIBUTION if side.credits_other else Reason.MINHASH
     return Decision(Link(False, child, reason, "containment", contained, why), why)
-
-
-def _identical(found: Overlap) -> bool:
-    return min(found.containment_a, found.containment_b) >= VERBATIM_CONTAINMENT

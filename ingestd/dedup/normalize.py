@@ -121,7 +121,7 @@ def analyse(text: str) -> list[StoryParagraph]:
     return read(text).story
 
 
-HEADLINE_ECHO = 0.8  # word overlap at which an opening paragraph is the headline again
+HEADLINE_ECHO = 0.8  # word overlap at which a paragraph is the headline again
 CREDIT_LINE_WORDS = 12  # a caption this short is a credit line ("AP Photo/Jane Doe")
 CAPTION_WORDS = 70  # the paragraph just before a credit line is its caption up to this long
 CREDITED_CAPTIONS = 2  # credit lines under paragraphs that show the page credits that way
@@ -129,9 +129,9 @@ CREDITED_CAPTIONS = 2  # credit lines under paragraphs that show the page credit
 
 def read(text: str, title: str = "") -> Reading:
     """:func:`analyse`, with the raw paragraphs and the captions' share kept for the text's
-    profile (:mod:`ingestd.dedup.profile`). An opening paragraph that repeats the ``title``
-    (extraction often keeps the page's ``<h1>``) is not story text: copies under other
-    headlines would otherwise differ by it."""
+    profile (:mod:`ingestd.dedup.profile`). A paragraph that repeats the ``title`` (extraction
+    often keeps the page's ``<h1>``, some pages print it twice) is not story text: copies under
+    other headlines would otherwise differ by it."""
     raw = paragraphs(text)
     kept: list[StoryParagraph] = []
     caption_paragraphs = caption_words = 0
@@ -140,11 +140,11 @@ def read(text: str, title: str = "") -> Reading:
     credited: list[int] = []  # kept paragraphs just above a credit line
     for index, paragraph in enumerate(raw):
         words = tokens(paragraph)
-        if headline and index < 2 and _echoes(words, headline):
+        if headline and _echoes(words, headline):
             continue
         if words and is_caption(paragraph, words):
             caption_paragraphs += 1
-            caption_words += len(words)
+            caption_words += word_count(words)
             if len(words) <= CREDIT_LINE_WORDS and last == index - 1 and kept:
                 credited.append(len(kept) - 1)
             continue
@@ -160,7 +160,7 @@ def read(text: str, title: str = "") -> Reading:
     if len(credited) >= CREDITED_CAPTIONS:  # photos credited on a line of their own
         captions = {i for i in credited if len(kept[i].words) <= CAPTION_WORDS}
         caption_paragraphs += len(captions)
-        caption_words += sum(len(kept[i].words) for i in captions)
+        caption_words += sum(word_count(kept[i].words) for i in captions)
         kept = [p for i, p in enumerate(kept) if i not in captions]
     return Reading(kept, raw, caption_paragraphs, caption_words)
 
@@ -181,6 +181,23 @@ def story_paragraphs(text: str) -> list[str]:
 def without_quotations(paragraph: str) -> str:
     """The paragraph with quoted passages removed (what the writer wrote, not who they quote)."""
     return _QUOTATION.sub(" ", paragraph)
+
+
+# Scripts written without spaces between words (Chinese, Japanese kana, Thai): a token is a run
+# of characters there, worth about one word per CHARACTERS_PER_WORD characters.
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u2e80-\u2fff\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+CHARACTERS_PER_WORD = 2
+
+
+def word_count(words: list[str]) -> int:
+    """How many words these tokens make (a run of an unspaced script counts for its length)."""
+    total = 0
+    for word in words:
+        if len(word) > CHARACTERS_PER_WORD and _UNSPACED.match(word):
+            total += len(word) // CHARACTERS_PER_WORD
+        else:
+            total += 1
+    return total
 
 
 def tokens(text: str) -> list[str]:

@@ -8,7 +8,10 @@ stories for the same items in any arrival order.
    one story: the connected components of the strong links.
 2. **Compilations by content.** An item that contains two stories that have nothing to do with
    each other (no link between them, different headlines, neither carrying the item's own
-   headline) is a compilation, whatever its title: it takes no excerpt.
+   headline) is a compilation, whatever its title: it takes no excerpt. An item in many short
+   sections under headlines (a digest, or a guide: ``sectioned``) takes no article under
+   another headline (a brief inside a digest); verbatim remains of a page that is not an
+   article, and excerpts carrying its own headline, it takes.
 3. **Excerpts.** A core whose items are contained in other items (weak links: an excerpt, a
    truncation, an earlier version kept in a later one) attaches to the one core it matches
    best, always a longer one (ranked by its longest text), so attachments form a tree and
@@ -35,6 +38,8 @@ class Node:
     size: int
     title: str
     tiebreak: str
+    sectioned: bool = False  # in many short sections under headlines: maybe a digest
+    standalone: bool = True  # an article (or compilation), not a page's verbatim remains
 
 
 @dataclass(frozen=True)
@@ -118,8 +123,8 @@ def partition(nodes: list[Node], edges: list[Edge]) -> Partition:
     }
     notes: dict[int, str] = {}
     weak = [e for e in edges if not e.strong and e.child is not None]
-    compilations = _compilations(weak, edges, cores, members, by_id, notes)
-    parent_edge = _parents(weak, cores, rank, compilations, by_id, notes)
+    refused = _compilations(weak, edges, cores, members, by_id, notes)
+    parent_edge = _parents(weak, cores, rank, refused, by_id, notes)
     return _stories(members, cores, parent_edge, edges, by_id, notes)
 
 
@@ -130,8 +135,8 @@ def _compilations(
     members: dict[int, list[int]],
     by_id: dict[int, Node],
     notes: dict[int, str],
-) -> set[int]:
-    """Items that contain two unrelated stories (step 2)."""
+) -> set[tuple[int, int]]:
+    """The (container item, contained core) pairs that are not one story (step 2)."""
     linked = {frozenset((cores.find(e.a), cores.find(e.b))) for e in edges}
     inside: dict[int, set[int]] = defaultdict(set)
     for edge in weak:
@@ -139,17 +144,29 @@ def _compilations(
         container = edge.other(edge.child)
         if cores.find(edge.child) != cores.find(container):
             inside[container].add(cores.find(edge.child))
-    found: set[int] = set()
+    refused: set[tuple[int, int]] = set()
     for container, contained in inside.items():
-        pair = _unrelated_pair(sorted(contained), linked, members, by_id, by_id[container].title)
+        own_title = by_id[container].title
+        pair = _unrelated_pair(sorted(contained), linked, members, by_id, own_title)
         if pair is not None:
-            found.add(container)
+            refused.update((container, core) for core in contained)
             first, second = (min(members[core]) for core in pair)
             notes[container] = (
                 f"contains two unrelated stories (items {first} and {second}): a compilation,"
                 " which takes no excerpt"
             )
-    return found
+        elif by_id[container].sectioned and own_title:
+            for core in contained:
+                titles = [by_id[i].title for i in members[core] if by_id[i].title]
+                stories = any(by_id[i].standalone for i in members[core])
+                if stories and titles and not _any_same(titles, [own_title]):
+                    refused.add((container, core))
+                    notes.setdefault(
+                        container,
+                        "in many short sections under headlines (a digest, or a guide): it takes"
+                        " no article under another headline",
+                    )
+    return refused
 
 
 def _unrelated_pair(
@@ -184,7 +201,7 @@ def _parents(
     weak: list[Edge],
     cores: _Cores,
     rank: dict[int, Rank],
-    compilations: set[int],
+    refused: set[tuple[int, int]],
     by_id: dict[int, Node],
     notes: dict[int, str],
 ) -> dict[int, Edge]:
@@ -193,9 +210,9 @@ def _parents(
     for edge in sorted(weak, key=lambda e: (e.a, e.b)):
         assert edge.child is not None
         container = edge.other(edge.child)
-        if container in compilations:
-            continue
         child, parent = cores.find(edge.child), cores.find(container)
+        if (container, child) in refused:
+            continue
         if child == parent or rank[parent] <= rank[child]:
             continue
         best = offers[child].get(parent)

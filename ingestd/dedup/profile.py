@@ -4,25 +4,29 @@ gives a compilation away.
 A compilation (digest, newsletter, live page, running "The Latest" file, news in brief) holds
 several stories; it is not the same article as any one of them. Its title often says so
 ("Live updates: …", "The Latest: …", "Morning briefing"), and so does its structure: entries
-that open with a time of day, several wire datelines, or a run of headlines each with a short
-story under it. All of this is read from the text and title alone (in the pool's workers), so
-it never depends on what else is stored.
+that open with a time of day, or several wire datelines. A run of headlines each with a short
+story under it is weaker evidence (guides and lists of tips look the same): such a text is
+only marked ``sectioned``. All of this is read from the text and title alone (in the pool's
+workers), so it never depends on what else is stored.
 """
 
 from __future__ import annotations
 
 import re
 
-from ingestd.dedup.normalize import Reading, StoryParagraph
+from ingestd.dedup.normalize import Reading, StoryParagraph, word_count
 from ingestd.model import TextProfile
 
+# Titles that name a compilation. "Live" only where it names the page ("Live: …", "… live
+# updates"), not the verb ("where residents live"); explainers ("What we know about …") are
+# articles of their own.
 _COMPILATION_TITLE = re.compile(
-    r"\b(live( updates| blog| coverage| news)?|as it happened|newsletter|digest|briefing|"
-    r"round-?up|morning report|evening report|what we know|the latest|top stories|headlines|"
-    r"week in review|news in brief|in brief|recap|daily brief|things to know|"
-    r"what you need to know|news wrap|at a glance|catch up|in case you missed|minute by minute|"
-    r"liveblog|live-?ticker|newsticker|ticker|im überblick|en direct|en vivo|en directo|"
-    r"in diretta|ao vivo|na żywo|relacja na żywo)\b",
+    r"^\s*live\b|\blive\s*[:|—–]|\blive( updates| blog| coverage| news| report| reporting)\b"
+    r"|\b(as it happened|newsletter|digest|briefing|round-?up|morning report|evening report|"
+    r"the latest|top stories|(top|today'?s|morning|evening|news) headlines|week in review|"
+    r"news in brief|in brief|daily brief|recap|things to know|news wrap|at a glance|"
+    r"in case you missed it|minute by minute|liveblog|live-?ticker|newsticker|im überblick|"
+    r"en direct|en vivo|en directo|in diretta|ao vivo|na żywo)\b",
     re.IGNORECASE,
 )
 _CLOCK = (
@@ -39,7 +43,7 @@ _STAMP = re.compile(
 _WIRE_DATELINE = re.compile(
     r"^\s*[A-Z][A-Z .'’,-]{2,40}\s*\((?:AP|Reuters|AFP|UPI|CNN|dpa|Bloomberg|PA)\)\s*[—–-]"
 )
-_SENTENCE_END = ".!?:;…\"”'’»)"
+_SENTENCE_END = ".!?:;…\"”'’»)。．！？｡」』】》）؟।॥"
 
 STAMPED_ENTRIES = 3  # time-stamped entries that make a live page or running file
 SECOND_STORY_WORDS = 60  # story words after a second wire dateline that make it a second story
@@ -65,9 +69,9 @@ def text_profile(
 ) -> TextProfile:
     """The profile of a text read by :func:`ingestd.dedup.normalize.read`; ``paragraph_words``
     gives each keyed story paragraph's key and words."""
-    story_words = sum(len(p.words) for p in reading.story)
+    story_words = sum(word_count(p.words) for p in reading.story)
     headlines = [p for p in reading.story if is_headline_line(p)]
-    headline_words = sum(len(p.words) for p in headlines)
+    headline_words = sum(word_count(p.words) for p in headlines)
     return TextProfile(
         story_words=story_words,
         caption_paragraphs=reading.caption_paragraphs,
@@ -75,7 +79,8 @@ def text_profile(
         headline_lines=len(headlines),
         headline_words=headline_words,
         paragraph_words=paragraph_words,
-        compilation=_compilation(reading, title, story_words, _sections(reading.raw)),
+        compilation=_compilation(reading, title),
+        sectioned=_sectioned(reading.raw, story_words),
     )
 
 
@@ -95,7 +100,15 @@ def _sections(raw: list[str]) -> int:
     return sections
 
 
-def _compilation(reading: Reading, title: str, story_words: int, sections: int) -> str | None:
+def _sectioned(raw: list[str], story_words: int) -> bool:
+    """Five headlines or more, each over a short story: a digest, or an article in many short
+    sections (a guide, a list of tips). Not enough to call it a compilation: it only takes
+    excerpts that carry its own headline (:mod:`ingestd.dedup.partition`)."""
+    sections = _sections(raw)
+    return sections >= DIGEST_HEADLINES and story_words < DIGEST_SECTION_WORDS * sections
+
+
+def _compilation(reading: Reading, title: str) -> str | None:
     """Why the text reads as a compilation, in words, or None."""
     if compilation_title(title):
         return f"its title reads as a digest or live page ({title.strip()[:80]!r})"
@@ -104,8 +117,6 @@ def _compilation(reading: Reading, title: str, story_words: int, sections: int) 
         return f"{stamps} entries open with a time of day (a live page or running file)"
     if _second_wire_story(reading.raw):
         return "it carries a second wire story under a dateline of its own"
-    if sections >= DIGEST_HEADLINES and story_words < DIGEST_SECTION_WORDS * sections:
-        return f"{sections} headlines, each over a short story (a digest)"
     return None
 
 

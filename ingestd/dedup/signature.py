@@ -25,7 +25,7 @@ import numpy as np
 
 from ingestd.dedup.attribution import credited_sources
 from ingestd.dedup.keys import band_key, paragraph_key
-from ingestd.dedup.normalize import StoryParagraph, read, story_tokens, tokens
+from ingestd.dedup.normalize import StoryParagraph, read, story_tokens, tokens, word_count
 from ingestd.dedup.params import SignatureParams as SignatureParams  # re-exported
 from ingestd.dedup.profile import text_profile
 from ingestd.model import Signature
@@ -167,7 +167,7 @@ def paragraph_words(story: list[StoryParagraph]) -> tuple[tuple[int, int], ...]:
     for paragraph in story:
         key = opening_key(paragraph)
         if key is not None:
-            keyed[key] = max(keyed.get(key, 0), len(paragraph.words))
+            keyed[key] = max(keyed.get(key, 0), word_count(paragraph.words))
     return tuple(keyed.items())
 
 
@@ -195,6 +195,6 @@ def make_signature(text: str, title: str, params: SignatureParams) -> Signature:
         band_keys=band_keys(values, params.bands) if banded else (),
         anchor_keys=anchor_keys(hashes, params.anchor_every) + tuple(k for k, _ in keyed),
         attribution=credited_sources(text),
-        compilation_hint=profile.compilation is not None,
+        compilation_hint=profile.compilation is not None or profile.sectioned,
         profile=profile,
     )
