@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingestd.dedup.quality import SiteEvidence, assess
-from ingestd.dedup.signature import SignatureParams, make_signature
-from ingestd.store import NewItem, Store
+from ingestd.dedup.signature import SignatureParams
+from ingestd.entries import text_item
+from ingestd.store import Store
 from ingestd.store.schema import feeds
 
 
@@ -45,35 +45,9 @@ def article(words: list[str], cum_weights: list[float], rng: random.Random) -> s
 
 
 def new_item(feed_id: int, key: str, text: str, params: SignatureParams, now: datetime):
-    sig = make_signature(text, "", params)
-    quality = assess(sig.profile, key, None, SiteEvidence())  # as the writer's entries.new_item
-    item = NewItem(
-        feed_id=feed_id,
-        entry_key=key,
-        guid=None,
-        url=f"https://site{feed_id}.example/{key}",
-        url_norm=f"http://site{feed_id}.example/{key}",
-        canonical_url=None,
-        canonical_norm=None,
-        site_host=f"site{feed_id}.example",
-        site_name=None,
-        title=key,
-        published_at=now,
-        fetched_at=now,
-        text=text,
-        text_source="page",
-        extract_note=None,
-        body_hash=sig.body_hash,
-        n_words=sig.n_words,
-        shingles=sig.shingles,
-        narrative=sig.narrative,
-        minhash=sig.minhash,
-        attribution=sig.attribution,
-        compilation=sig.compilation_hint,
-        quality=quality.kind.value,
-        quality_note=quality.note,
-    )
-    return item, sig
+    """A generated article as the writer stores it (signature, verdict on its text)."""
+    url = f"https://site{feed_id}.example/{key}"
+    return text_item(feed_id, key, url, key, text, now, now, params)
 
 
 def add_bench_feeds(store: Store, count: int = 50) -> None:

@@ -71,11 +71,16 @@ def stored_text(seed: int, index: int) -> str:
     return article(_WORDS, _WEIGHTS, random.Random(seed * 1_000_003 + index))
 
 
-def _make_chunk(seed: int, start: int, stop: int) -> list[tuple[NewItem, tuple[int, ...]]]:
-    """Items ``start..stop-1`` with their keys (runs in a worker process)."""
+def _make_chunk(
+    seed: int, start: int, stop: int, now: datetime
+) -> list[tuple[NewItem, tuple[int, ...]]]:
+    """Items ``start..stop-1`` with their keys (runs in a worker process), fetched at ``now``:
+    one time for the whole fill, so that fetch times follow ids as the dedup window assumes (a
+    chunk made earlier by another process once gave the first chunk's items the later time, and
+    the next pass pruned their keys as outside the window)."""
     if not _WORDS:
         _init_words(seed)
-    params, now = SignatureParams(), datetime.now(UTC)
+    params = SignatureParams()
     made = []
     for index in range(start, stop):
         item, sig = new_item(index % FEEDS + 1, f"s{index}", stored_text(seed, index), params, now)
@@ -88,14 +93,15 @@ def fill(store: Store, have: int, want: int, seed: int, jobs: int) -> None:
     if have == 0:
         add_bench_feeds(store, FEEDS)
     started = time.perf_counter()
+    now = datetime.now(UTC)
     chunks = [(start, min(start + CHUNK, want)) for start in range(have, want, CHUNK)]
     with ProcessPoolExecutor(jobs) as pool:
-        pending = [pool.submit(_make_chunk, seed, a, b) for a, b in chunks[: jobs * 2]]
+        pending = [pool.submit(_make_chunk, seed, a, b, now) for a, b in chunks[: jobs * 2]]
         queued = jobs * 2
         while pending:
             made = pending.pop(0).result()
             if queued < len(chunks):
-                pending.append(pool.submit(_make_chunk, seed, *chunks[queued]))
+                pending.append(pool.submit(_make_chunk, seed, *chunks[queued], now))
                 queued += 1
             with store.transaction() as tx:
                 for item, keys in made:

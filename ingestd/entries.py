@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from ingestd.dedup.params import SignatureParams
 from ingestd.dedup.quality import SiteEvidence, assess
 from ingestd.model import Article, FeedEntry, ParsedFeed, Signature, TextKind
 from ingestd.store import FeedRecord, NewItem, Transaction
@@ -120,6 +121,55 @@ def new_item(
         compilation=signature.compilation_hint,
         quality=kind.value,
         quality_note=note,
+    )
+    return item, signature
+
+
+def text_item(
+    feed_id: int,
+    entry_key: str,
+    url: str,
+    title: str,
+    text: str,
+    published: datetime | None,
+    fetched: datetime,
+    params: SignatureParams,
+    *,
+    guid: str | None = None,
+) -> tuple[NewItem, Signature]:
+    """The row to insert for a text that needs no extraction (a labelled article of
+    ``ingest eval``, a benchmark's generated one): its signature, and its verdict on the text
+    alone, as :func:`new_item` gives a fetched page's."""
+    from ingestd.dedup.signature import make_signature  # numpy: only where texts are signed
+
+    signature = make_signature(text, title, params)
+    assert signature.profile is not None
+    quality = assess(signature.profile, title, url, SiteEvidence())
+    item = NewItem(
+        feed_id=feed_id,
+        entry_key=entry_key,
+        guid=guid,
+        url=url,
+        url_norm=normalize_url(url),
+        canonical_url=None,
+        canonical_norm=None,
+        site_host=site_host(url),
+        site_name=None,
+        title=title,
+        published_at=published,
+        fetched_at=fetched,
+        text=text,
+        text_source="page",
+        extract_note=None,
+        body_hash=signature.body_hash or None,
+        n_words=signature.n_words,
+        shingles=signature.shingles,
+        narrative=signature.narrative,
+        minhash=signature.minhash,
+        attribution=signature.attribution,
+        compilation=signature.compilation_hint,
+        quality=quality.kind.value,
+        quality_note=quality.note,
     )
     return item, signature
 

@@ -24,16 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from ingestd.config import DedupSettings
-from ingestd.dedup.compare import overlap, verdict
+from ingestd.dedup.compare import overlap, thresholds, verdict
 from ingestd.dedup.params import SignatureParams, signature_params
-from ingestd.dedup.quality import SiteEvidence, assess
 from ingestd.dedup.signature import make_signature
+from ingestd.entries import text_item
 from ingestd.errors import UserError
-from ingestd.linking import link_new_item, thresholds
+from ingestd.linking import link_new_item
 from ingestd.model import Signature
 from ingestd.store import NewItem, Store
 from ingestd.store.subscriptions import add_feed
-from ingestd.urls import normalize_url, site_host
 
 
 @dataclass(frozen=True)
@@ -179,36 +178,10 @@ def _predict(
 def _item(
     article: LabelledArticle, feed_id: int, params: SignatureParams, now: datetime
 ) -> tuple[NewItem, Signature]:
-    sig = make_signature(article.text, article.title, params)
     url = article.url or f"https://{article.publisher.strip('/')}/eval/{article.id}"
-    quality = assess(sig.profile, article.title, url, SiteEvidence()) if sig.profile else None
-    item = NewItem(
-        feed_id=feed_id,
-        entry_key=article.id,
-        guid=None,
-        url=url,
-        url_norm=normalize_url(url),
-        canonical_url=None,
-        canonical_norm=None,
-        site_host=site_host(url) if article.url else article.publisher.split("/")[0],
-        site_name=None,
-        title=article.title,
-        published_at=article.when,
-        fetched_at=now,
-        text=article.text,
-        text_source="page",
-        extract_note=None,
-        body_hash=sig.body_hash,
-        n_words=sig.n_words,
-        shingles=sig.shingles,
-        narrative=sig.narrative,
-        minhash=sig.minhash,
-        attribution=sig.attribution,
-        compilation=sig.compilation_hint,
-        quality=quality.kind.value if quality else "short",
-        quality_note=quality.note if quality else None,
+    return text_item(
+        feed_id, article.id, url, article.title, article.text, article.when, now, params
     )
-    return item, sig
 
 
 def score(gold: dict[str, str], predicted: dict[str, Any]) -> Scores:

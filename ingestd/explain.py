@@ -17,14 +17,9 @@ import numpy as np
 from ingestd.config import DedupSettings
 from ingestd.curation import find_item
 from ingestd.dedup.canonical import explicit_votes
+from ingestd.dedup.compare import thresholds
 from ingestd.dedup.links import Decision
-from ingestd.linking import (
-    identity_candidates,
-    judge,
-    pair_overlap,
-    stored_subject,
-    thresholds,
-)
+from ingestd.linking import identity_candidates, judge, pair_overlap, stored_subject
 from ingestd.model import TextKind
 from ingestd.sitecontext import site_evidence, template_hashes
 from ingestd.store import ItemRecord, Transaction

@@ -21,7 +21,7 @@ import numpy as np
 
 from ingestd.config import DedupSettings
 from ingestd.dedup.canonical import credits_other_site
-from ingestd.dedup.compare import Overlap, Thresholds, as_hashes, overlap, without
+from ingestd.dedup.compare import Overlap, Thresholds, as_hashes, overlap, thresholds, without
 from ingestd.dedup.headlines import same_title
 from ingestd.dedup.links import Decision, Side, decide
 from ingestd.dedup.quality import Quality, SiteEvidence, assess
@@ -36,7 +36,7 @@ from ingestd.urls import is_home_page, same_site
 MIN_HASH_WORDS = 20  # texts shorter than this are not matched by body hash alone
 MAX_CANDIDATES = 100  # verified per new item, most shared keys first
 MAX_KEY_ITEMS = 200  # a key carried by more items is a stock phrase, not a lead
-MAX_LINKS = 32  # links stored per item: identity first, then the strongest (a story of
+MAX_LINKS = 12  # links stored per item: identity first, then the strongest (a story of
 # hundreds of copies is still one story through them, and re-deciding it reads fewer rows)
 ANOTHER_COPY = 0.5  # a same-site page holding this share of a pair's common text is a copy too
 
@@ -74,16 +74,6 @@ class Subject:
     text: str
     profile: TextProfile | None  # None: a stored copy's verdict is kept as it is
     quality: Quality
-
-
-def thresholds(settings: DedupSettings) -> Thresholds:
-    """The verdict's thresholds from the ``[dedup]`` settings."""
-    return Thresholds(
-        settings.jaccard_threshold,
-        settings.containment_threshold,
-        settings.min_shingles,
-        settings.narrative_containment,
-    )
 
 
 def link_new_item(

@@ -19,7 +19,7 @@ from typing import Any
 
 from ingestd.config import DedupSettings
 from ingestd.dedup.canonical import CanonicalChoice, Member, choose_canonical
-from ingestd.dedup.compare import Thresholds, overlap, verdict
+from ingestd.dedup.compare import Thresholds, overlap, thresholds, verdict
 from ingestd.dedup.partition import Edge, Node, Partition, Story, partition
 from ingestd.model import Reason, Role, TextKind
 from ingestd.store import ItemRecord, Transaction
@@ -87,7 +87,7 @@ def repartition(
     assigned = _cluster_ids(tx, found.stories, by_id, now)
     placed: dict[int, int] = {}
     pins = _pins(tx, {r.cluster_id for r in records if r.cluster_id is not None})
-    limits = _thresholds(settings)
+    limits = thresholds(settings)
     for story, cluster_id in assigned:
         pinned = next((item for item in story.members if item in pins), None)
         _write_story(tx, cluster_id, story, found, by_id, pinned, limits, now)
@@ -96,15 +96,6 @@ def repartition(
         if record.id not in placed:
             _make_single(tx, record)
     return placed
-
-
-def _thresholds(settings: DedupSettings) -> Thresholds:
-    return Thresholds(
-        settings.jaccard_threshold,
-        settings.containment_threshold,
-        settings.min_shingles,
-        settings.narrative_containment,
-    )
 
 
 def _cluster_ids(
@@ -167,7 +158,16 @@ def _write_story(
     """Write one story: its members' cluster and roles, and the cluster's canonical item."""
     members = [by_id[item] for item in story.members]
     choice = choose_canonical([member(m) for m in members], pinned, eligible=set(story.root))
-    arrays = tx.shingles(story.members)
+    cluster = tx.cluster(cluster_id)
+    kept = cluster is not None and cluster.canonical_item_id == choice.item_id
+    # Members already in this cluster under the same canonical item keep their similarity:
+    # only newcomers (or every member, when the canonical item changed) are compared again.
+    fresh = [
+        m.id
+        for m in members
+        if not (kept and m.cluster_id == cluster_id and m.similarity is not None)
+    ]
+    arrays = tx.shingles([*fresh, choice.item_id])
     canonical = arrays[choice.item_id]
     explicit = {(v.voter, v.target): v.kind for v in choice.votes}
     changed = False
@@ -188,21 +188,23 @@ def _write_story(
                 link_reason=None,
             )
         else:
-            mine = arrays[record.id]
-            decision = verdict(
-                overlap(mine.shingles, canonical.shingles, mine.narrative, canonical.narrative),
-                limits,
-            )
+            similarity, measure = record.similarity, record.similarity_measure
+            if record.id in arrays:
+                mine = arrays[record.id]
+                decision = verdict(
+                    overlap(mine.shingles, canonical.shingles, mine.narrative, canonical.narrative),
+                    limits,
+                )
+                similarity, measure = round(decision.score, 4), decision.measure
             reason = explicit.get((record.id, choice.item_id)) or joined["match_reason"]
             values = dict(
                 joined,
                 role=Role.REPUBLICATION.value,
-                similarity=round(decision.score, 4),
-                similarity_measure=decision.measure,
+                similarity=similarity,
+                similarity_measure=measure,
                 link_reason=reason or Reason.MINHASH.value,
             )
         changed |= _set_membership(tx, record, values)
-    cluster = tx.cluster(cluster_id)
     wanted = {
         "canonical_item_id": choice.item_id,
         "canonical_reason": choice.reason,

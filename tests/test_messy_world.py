@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 
 from ingestd.config import DedupSettings
-from ingestd.dedup.quality import SiteEvidence, assess
-from ingestd.dedup.signature import SignatureParams, make_signature
+from ingestd.dedup.signature import SignatureParams
+from ingestd.entries import text_item
 from ingestd.linking import link_new_item
-from ingestd.store import NewItem, Store
+from ingestd.store import Store
 from ingestd.store.subscriptions import add_feed
-from ingestd.urls import normalize_url, site_host
 from tests import messysite, messyworld
 from tests.scoring import Counts, score
 from tests.sites import Resource, Site, WorldServer, json_lines, run_ingest
@@ -146,35 +145,16 @@ def ingest(store: Store, pages: list[messyworld.Page]) -> set[frozenset[str]]:
         for page in pages:
             if page.host not in feeds:
                 feeds[page.host] = add_feed(tx, f"http://{page.host}/feed.xml", NOW)
-            text = page_text(page)
-            sig = make_signature(text, page.title, PARAMS)
-            assert sig.profile is not None
-            quality = assess(sig.profile, page.title, page.url, SiteEvidence())
-            item = NewItem(
-                feed_id=feeds[page.host],
-                entry_key=page.url,
+            item, sig = text_item(
+                feeds[page.host],
+                page.url,
+                page.url,
+                page.title,
+                page_text(page),
+                page.published,
+                NOW,
+                PARAMS,
                 guid=page.url,
-                url=page.url,
-                url_norm=normalize_url(page.url),
-                canonical_url=None,
-                canonical_norm=None,
-                site_host=site_host(page.url),
-                site_name=None,
-                title=page.title,
-                published_at=page.published,
-                fetched_at=NOW,
-                text=text,
-                text_source="page",
-                extract_note=None,
-                body_hash=sig.body_hash,
-                n_words=sig.n_words,
-                shingles=sig.shingles,
-                narrative=sig.narrative,
-                minhash=sig.minhash,
-                attribution=sig.attribution,
-                compilation=sig.compilation_hint,
-                quality=quality.kind.value,
-                quality_note=quality.note,
             )
             link_new_item(tx, tx.insert_item(item), item, sig, DedupSettings(), NOW)
         records = tx.list_items()

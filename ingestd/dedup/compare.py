@@ -81,6 +81,16 @@ class Thresholds:
     narrative_containment: float = DedupSettings.narrative_containment
 
 
+def thresholds(settings: DedupSettings) -> Thresholds:
+    """The verdict's thresholds from the ``[dedup]`` settings."""
+    return Thresholds(
+        settings.jaccard_threshold,
+        settings.containment_threshold,
+        settings.min_shingles,
+        settings.narrative_containment,
+    )
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Whether two texts are copies, the score that decided it, and why, in words."""

@@ -191,6 +191,8 @@ CHARACTERS_PER_WORD = 2
 
 def word_count(words: list[str]) -> int:
     """How many words these tokens make (a run of an unspaced script counts for its length)."""
+    if not _UNSPACED.search("".join(words)):  # the usual case: one scan, no loop
+        return len(words)
     total = 0
     for word in words:
         if len(word) > CHARACTERS_PER_WORD and _UNSPACED.match(word):

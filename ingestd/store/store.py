@@ -663,15 +663,31 @@ class Transaction:
         return linked
 
     def links_of(self, ids: Iterable[int]) -> list[LinkRecord]:
-        """Every link that has one of these items at either end."""
+        """Every link that has one of these items at either end.
+
+        Sent to the driver as is: re-deciding a story reads every link around it (thousands
+        for a story of hundreds of copies), and SQLAlchemy's rows cost more than the query."""
         wanted = list(set(ids))
         found: dict[tuple[int, int], LinkRecord] = {}
         for start in range(0, len(wanted), 400):
             chunk = wanted[start : start + 400]
-            for column in (dedup_links.c.item_a, dedup_links.c.item_b):
-                for row in self.conn.execute(select(dedup_links).where(column.in_(chunk))):
-                    record = LinkRecord(**row._mapping)
-                    found[(record.item_a, record.item_b)] = record
+            listed = self.markers(len(chunk))
+            columns = "item_a, item_b, strong, child, reason, measure, score"
+            statement = (
+                f"SELECT {columns} FROM dedup_links WHERE item_a IN ({listed})"
+                f" UNION SELECT {columns} FROM dedup_links WHERE item_b IN ({listed})"
+            )
+            rows = self.conn.exec_driver_sql(statement, (*chunk, *chunk)).fetchall()
+            for a, b, strong, child, reason, measure, score in rows:
+                found[(int(a), int(b))] = LinkRecord(
+                    int(a),
+                    int(b),
+                    bool(strong),
+                    None if child is None else int(child),
+                    str(reason),
+                    str(measure),
+                    float(score),
+                )
         return list(found.values())
 
     # --- items: reads ---------------------------------------------------------------------
