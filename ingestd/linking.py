@@ -26,7 +26,7 @@ from ingestd.dedup.headlines import same_title
 from ingestd.dedup.links import Decision, Side, decide
 from ingestd.dedup.quality import Quality, SiteEvidence, assess
 from ingestd.model import Reason, Signature, TextKind, TextProfile
-from ingestd.sitecontext import site_evidence, template_hashes
+from ingestd.sitecontext import TEMPLATE_PAGES, site_evidence, template_hashes
 from ingestd.store import ItemRecord, NewItem, Transaction
 from ingestd.store.records import ItemShingles, LinkRecord
 from ingestd.store.store import count_by_kind
@@ -185,9 +185,10 @@ def _link(
     if (quality.kind, quality.note) != (subject.quality.kind, subject.quality.note):
         tx.set_membership(subject.id, quality=quality.kind.value, quality_note=quality.note)
     links = _identity_links(subject, quality.kind, identity)
+    bodies = {record.id: record.body_hash for _, record in identity}
     linked = {link.item_a if link.item_b == subject.id else link.item_b for link in links}
-    links += _near_links(tx, subject, quality.kind, site, holders, linked, settings)
-    links = sorted(links, key=_link_order)[:MAX_LINKS]
+    links += _near_links(tx, subject, quality.kind, site, holders, linked, settings, bodies)
+    links = _kept_links(links, subject.id, bodies)
     tx.insert_links(links)
     others = [link.item_a if link.item_b == subject.id else link.item_b for link in links]
     cluster_id = None
@@ -206,6 +207,24 @@ def _link(
 def _link_order(link: LinkRecord) -> tuple[bool, bool, float, int, int]:
     """Identity links first, then strong ones, each by score (the ids only break ties)."""
     return (link.measure != "identity", not link.strong, -link.score, link.item_a, link.item_b)
+
+
+def _kept_links(
+    links: list[LinkRecord], subject: int, bodies: dict[int, str | None]
+) -> list[LinkRecord]:
+    """The :data:`MAX_LINKS` links to store: the best one to each distinct text first (twenty
+    identical copies of one brief must not crowd out the one link to another story that shows
+    a page holds two), then the best of the rest."""
+    ordered = sorted(links, key=_link_order)
+    seen: set[object] = set()
+    first: list[LinkRecord] = []
+    rest: list[LinkRecord] = []
+    for link in ordered:
+        other = link.item_a if link.item_b == subject else link.item_b
+        text: object = bodies.get(other) or other
+        (rest if text in seen else first).append(link)
+        seen.add(text)
+    return (first + rest)[:MAX_LINKS]
 
 
 def _verdict(subject: Subject, site: SiteEvidence) -> Quality:
@@ -297,10 +316,13 @@ def _near_links(
     holders: dict[int, list[int]],
     linked: set[int],
     settings: DedupSettings,
+    bodies: dict[int, str | None],
 ) -> list[LinkRecord]:
-    """Links to the candidates found by shared keys, each verified by its text."""
+    """Links to the candidates found by shared keys, each verified by its text (``bodies``
+    gets each candidate's body hash)."""
     ranked = [c for c in _ranked_candidates(holders, len(subject.keys)) if c not in linked]
     records = {record.id: record for record in tx.items(ranked)}
+    bodies.update((record.id, record.body_hash) for record in records.values())
     arrays = tx.shingles(ranked)
     limits = thresholds(settings)
     template: np.ndarray | None = None
@@ -383,19 +405,24 @@ def pair_overlap(
 
 
 def _repeated_on_site(tx: Transaction, subject: Subject, other: ItemShingles) -> np.ndarray:
-    """Shingles the pair shares that also occur on another recent page of the site: furniture
-    that survived extraction. A page holding most of the shared text is a further copy of the
-    story, not template, and is ignored."""
+    """Shingles the pair shares that also occur on two other recent pages of the site (not its
+    compilations, which quote its stories): furniture that survived extraction. A page holding
+    most of the shared text is a further copy of the story, not template, and is ignored."""
     assert subject.site_host is not None
     neighbours = tx.site_neighbours(subject.site_host, [subject.id, other.item_id])
     shared = np.intersect1d(
         as_hashes(subject.shingles), as_hashes(other.shingles), assume_unique=True
     )
-    template = np.empty(0, dtype="<u4")
-    if not neighbours or not len(shared):
-        return template
+    nothing = np.empty(0, dtype="<u4")
+    if len(neighbours) < TEMPLATE_PAGES - 1 or not len(shared):
+        return nothing
+    found: list[np.ndarray] = []
     for neighbour in tx.shingles(neighbours).values():
         repeated = np.intersect1d(shared, as_hashes(neighbour.shingles), assume_unique=True)
         if len(repeated) < ANOTHER_COPY * len(shared):
-            template = np.union1d(template, repeated)
-    return template
+            found.append(repeated)
+    if len(found) < TEMPLATE_PAGES - 1:
+        return nothing
+    values, counts = np.unique(np.concatenate(found), return_counts=True)
+    repeated_enough: np.ndarray = values[counts >= TEMPLATE_PAGES - 1]
+    return repeated_enough

@@ -90,9 +90,23 @@ def _template(
         others = [item for item in carriers_of_key if item not in versions]
         if len(others) >= TEMPLATE_PAGES - 1 or len(carriers_of_key) >= TEMPLATE_ANY_PAGES - 1:
             template.add(key)
-        if len(others) == TEMPLATE_PAGES - 1 or len(carriers_of_key) == TEMPLATE_ANY_PAGES - 1:
+        if _just_reached(len(others), TEMPLATE_PAGES) or _just_reached(
+            len(carriers_of_key), TEMPLATE_ANY_PAGES
+        ):
             revealed.extend(carriers_of_key)
     return template, revealed
+
+
+REVEAL_BAND = 3  # counts past a threshold at which pages are still told (a count can jump)
+
+
+def _just_reached(others: int, pages: int) -> bool:
+    """Whether this page may be the one that made a paragraph carried by ``others`` other pages
+    a template at ``pages`` pages. A count seen from this page can pass the threshold by more
+    than one (pages it takes for its own copies are left out of it, not out of theirs), so
+    the pages are told within a small band past it: a few more re-links, never every page of
+    a site for every new page."""
+    return pages - 1 <= others < pages - 1 + REVEAL_BAND
 
 
 def template_hashes(text: str, template_keys: frozenset[int], shingle_words: int) -> np.ndarray:

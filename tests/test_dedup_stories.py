@@ -145,10 +145,50 @@ def test_strong_links_make_one_story_transitively() -> None:
 
 def test_an_excerpt_matching_two_stories_joins_the_better_one_only() -> None:
     nodes = [node(1), node(2), node(3), node(4), node(5, size=100)]
-    edges = [strong(1, 2), strong(3, 4), weak(5, 1, 0.9), weak(5, 3, 0.7)]
+    edges = [strong(1, 2), strong(3, 4), weak(5, 1, 0.9), weak(5, 2, 0.9)]
+    edges += [weak(5, 3, 0.7), weak(5, 4, 0.7)]
     result = partition(nodes, edges)
     assert stories(result) == {frozenset({1, 2, 5}), frozenset({3, 4})}
-    assert "also contained in item 3" in result.notes[5]
+    assert "also contained in item" in result.notes[5]
+
+
+def test_a_story_stitched_under_another_on_one_page_stays_apart() -> None:
+    """A page that carries story S (a near-copy of S's copies) and most of story R under S's
+    headline goes with S; R, found only in that page and not in S's other copies, stays apart:
+    the page must not merge the two stories."""
+    s_copies, stitched, r_copies = [1, 2, 3], 4, [5, 6]
+    nodes = [node(i, 900) for i in s_copies] + [node(stitched, 1300)]
+    nodes += [node(i, 400) for i in r_copies]
+    edges = [strong(1, 2), strong(2, 3), strong(1, 3), strong(1, 4), strong(2, 4), strong(5, 6)]
+    edges += [weak(5, stitched), weak(6, stitched)]
+    result = partition(nodes, edges)
+    assert stories(result) == {frozenset({1, 2, 3, 4}), frozenset({5, 6})}
+    assert "none of that story's other copies" in result.notes[5]
+
+
+def test_two_retitled_excerpts_of_a_story_with_copies_both_join_it() -> None:
+    """A truncation and a middle run, each under a paper's own headline, contained in every
+    copy of the story: excerpts, not two stories that make each copy a compilation."""
+    title = "Levee breach forces evacuation of three villages"
+    nodes = [node(i, 900, title) for i in (1, 2, 3)]
+    nodes += [
+        node(4, 300, "Villages emptied as river tops levee"),
+        node(5, 300, "Night the water came"),
+    ]
+    edges = [strong(1, 2), strong(2, 3)] + [weak(c, p) for c in (4, 5) for p in (1, 2, 3)]
+    assert stories(partition(nodes, edges)) == {frozenset({1, 2, 3, 4, 5})}
+
+
+def test_a_page_of_two_briefs_each_carried_elsewhere_is_a_compilation() -> None:
+    """A page with no headline of its own that holds two briefs, each carried by other sites,
+    joins neither."""
+    nodes = [node(1, 900, "")]
+    nodes += [node(i, 150, "Ferry service suspended on lower river") for i in (2, 3)]
+    nodes += [node(i, 150, "Mill quay reopens after pumping") for i in (4, 5)]
+    edges = [strong(2, 3), strong(4, 5)] + [weak(c, 1) for c in (2, 3, 4, 5)]
+    result = partition(nodes, edges)
+    assert stories(result) == {frozenset({2, 3}), frozenset({4, 5})}
+    assert "compilation" in result.notes[1]
 
 
 def test_identical_excerpts_attach_together_to_their_article() -> None:

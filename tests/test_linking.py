@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import update
 
@@ -131,3 +132,83 @@ def test_explain_says_a_containment_match_joins_one_story_only(store: Store, pro
     assert found["link"]["strength"] == "weak" and found["link"]["contained"] == "a"
     assert found["same_cluster"] is False
     assert "also contained in item" in found["summary"]
+
+
+def _pages(tx: Transaction, feed: int, pages: list[tuple[str, str, str]]) -> dict[str, int]:
+    """Link (url, title, text) pages in order; their cluster ids by URL (None: alone)."""
+    ids = {}
+    for url, title, text in pages:
+        host, path = url.split("/", 3)[2:]
+        item = new_item(feed, path, host=host, text=text, title=title)
+        ids[url] = link(tx, item).item_id
+    return {r.url.split("/", 3)[3]: r.cluster_id for r in tx.items(ids.values()) if r.url}
+
+
+def test_a_roundup_of_two_widely_carried_briefs_joins_neither_whatever_comes_first(
+    tmp_path: Path, prose: Prose
+) -> None:
+    """Fourteen identical copies of one brief must not crowd the link to the other brief out
+    of a roundup holding both, or the roundup would join the first when it arrives last."""
+    brief_s, brief_r = "\n".join(prose(20, 3)), "\n".join(prose(21, 3))
+    copies = [(f"s{i}", "Ferry service suspended on lower river", brief_s) for i in range(14)]
+    copies += [(f"r{i}", "Mill quay reopens after pumping", brief_r) for i in range(14)]
+    text = "\n".join([brief_s, brief_r, *prose(22, 1)])
+    roundup = ("roundup", "Around the valley on Wednesday", text)
+    for run, order in enumerate(([roundup, *copies], [*copies, roundup])):
+        store = Store.open(f"sqlite:///{tmp_path / f'run{run}.sqlite3'}")
+        try:
+            feed = add_feeds(store)[0]
+            with store.transaction() as tx:
+                pages = [(f"https://{name}.example/{name}", t, x) for name, t, x in order]
+                clusters = _pages(tx, feed, pages)
+        finally:
+            store.close()
+        assert clusters["roundup"] is None, run
+
+
+def test_a_sites_live_page_quoting_its_lead_does_not_cut_an_update_from_its_story(
+    store: Store, prose: Prose
+) -> None:
+    """Text a pair of the site's pages shares with one other page of the site (its live page
+    quotes the lead) is not the site's template."""
+    a, _b, _c = add_feeds(store)
+    v1 = prose(30, 8)
+    v2 = v1[:5] + prose(31, 4)
+    live = [*prose(32, 2), *v1[:2], *prose(33, 3)]
+    explainer = [prose(34, 1)[0], v1[2], *prose(35, 3)]
+    pages = [
+        ("https://courier.example/levee-breach", "Levee breach forces evacuation", "\n".join(v1)),
+        ("https://courier.example/levee-holds", "Levee holds overnight", "\n".join(v2)),
+        ("https://courier.example/flood-live", "Flood: live updates", "\n".join(live)),
+        ("https://courier.example/why-levees", "Why the levees fail", "\n".join(explainer)),
+    ]
+    with store.transaction() as tx:
+        clusters = _pages(tx, a, [pages[2], pages[3], pages[0], pages[1]])
+    assert clusters["levee-breach"] is not None
+    assert clusters["levee-breach"] == clusters["levee-holds"]
+
+
+def test_a_template_revealed_by_a_page_that_skips_a_count_still_reaches_the_first_pages(
+    tmp_path: Path, prose: Prose
+) -> None:
+    """Pages A and B share only the site's leaked block; C is an update of A. Whatever the
+    order, A and B end apart once the block is known to be the site's."""
+    block = "\n".join(prose(40, 2))
+    a_text, b_text = "\n".join(prose(41, 2)), "\n".join(prose(42, 2))
+    pages = {
+        "a": ("Levee breach forces evacuation", f"{a_text}\n{block}"),
+        "b": ("Schools stay shut after flood", f"{b_text}\n{block}"),
+        "c": ("Evacuated villagers wait for word", f"{a_text}\n{prose(43, 1)[0]}\n{block}"),
+        "d": ("Insurers brace for claims", "\n".join([*prose(44, 2), block])),
+    }
+    for order in ("abcd", "dabc"):
+        store = Store.open(f"sqlite:///{tmp_path / f'{order}.sqlite3'}")
+        try:
+            feed = add_feeds(store)[0]
+            with store.transaction() as tx:
+                items = [(f"https://riverpost.example/{k}", *pages[k]) for k in order]
+                clusters = _pages(tx, feed, items)
+        finally:
+            store.close()
+        assert clusters["a"] is None or clusters["a"] != clusters["b"], order
+        assert clusters["a"] is not None and clusters["a"] == clusters["c"], order

@@ -42,6 +42,13 @@ SCENE = (
         "La maire devant l'hôtel de ville mardi matin. Photo : AFP",
         "La alcaldesa ante el ayuntamiento el martes por la mañana. (Foto: EFE)",
         "Relaxed: Once in the cart, she walked around with her heels in her hands",
+        f"{SCENE}. (Jane Doe/The Harbourton Courier via AP)",
+        f"{SCENE}. (Jane Doe / Associated Press)",
+        f"{SCENE}. (Jane Doe/The Example Post)",
+        f"{SCENE}. [Jane Doe/AP]",
+        f"{SCENE}. Jane Doe/CNN",
+        f"{SCENE}. Jane Doe for The Harbourton Courier",
+        "Jane Doe/CNN",
     ],
 )
 def test_captions_and_credit_lines_are_recognised(paragraph: str) -> None:
@@ -95,6 +102,47 @@ def test_captions_credited_on_a_line_of_their_own_are_captions_too() -> None:
     assert reading.caption_paragraphs == 4
 
 
+def test_three_paragraphs_closing_with_one_credit_are_captions_whatever_the_credit() -> None:
+    captions = [f"{SCENE}, picture {n} (Jane Doe/The Ordinary Valley Weekly)" for n in range(3)]
+    story = "The council said the bridge stays closed until engineers have inspected its arches."
+    assert [p.text for p in read("\n".join([story, *captions])).story] == [story]
+
+
+def test_consent_walls_and_paywall_pitches_are_furniture_at_any_length() -> None:
+    consent = (
+        "We value your privacy. We and our 842 partners store and access information on your"
+        " device, such as unique identifiers in cookies, to process personal data. You may"
+        " accept or manage your choices by clicking below, including your right to object where"
+        " legitimate interest is used, or at any time in the privacy policy page."
+    )
+    pitch = (
+        "Unlimited local journalism starts here. Your support keeps reporters in the council"
+        " chamber and in the courtroom. Start your digital access today for less than a cup of"
+        " coffee a week, cancel anytime, and get the e-edition and every story on any device."
+    )
+    story = (
+        "The council said the subscription to the regional water scheme would be renewed for five"
+        " more years, and that the partners in the scheme had agreed to share the new pumps."
+    )
+    assert read(f"{consent}\n{pitch}\n{story}").story[0].text == story
+
+
+def test_paragraphs_in_an_unspaced_script_are_story_text() -> None:
+    text = (
+        "马洛谷地区周二遭遇强降雨，河水迅速上涨。\n据气象部门介绍，本次降雨持续了将近二十个小时。"
+    )
+    assert len(read(text).story) == 2
+
+
+def test_a_statement_quoted_as_a_block_is_not_the_writers_narrative() -> None:
+    lead = "The council said in a statement on Wednesday:"
+    statement = (
+        "Crews will work through the night to clear the drains on the east bank of the river."
+    )
+    story = read("\n".join([lead, statement, statement.replace("east", "west")])).story
+    assert [len(p.narrative) for p in story][1:] == [0, 0]
+
+
 def test_one_stray_credit_line_does_not_take_the_story_paragraph_above_it() -> None:
     text = f"{SCENE}.\nAP Photo/Jane Doe\nThe council said the bridge stays closed."
     assert len(read(text).story) == 2
@@ -124,6 +172,16 @@ ENTRY = (
         ("Morning briefing", [ENTRY] * 3),
         ("Floods in the north", ["9:05 a.m.", ENTRY, "10:15 a.m.", ENTRY, "11:40 a.m.", ENTRY]),
         ("Floods in the north", ["14:32 Uhr", ENTRY, "15:10 Uhr", ENTRY, "16:45 Uhr", ENTRY]),
+        (
+            "Floods in the north",
+            [f"Mar. 11, {t} p.m. ET — {ENTRY}" for t in ("1:10", "2:05", "3:15")],
+        ),
+        ("Floods in the north", [f"Updated {n} min ago {ENTRY}" for n in (3, 12, 40)]),
+        ("Floods in the north", [f"vor {n} Stunden {ENTRY}" for n in (1, 2, 3)]),
+        ("Marlow Vale flood — latest updates", [ENTRY] * 3),
+        ("Minute-by-minute: the flood", [ENTRY] * 3),
+        ("Level 3 LIVE from the valley", [ENTRY] * 3),
+        ("AP News Summary at 3:46 p.m. EDT", [ENTRY] * 3),
         (
             "Floods in the north",
             [

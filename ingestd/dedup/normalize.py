@@ -60,6 +60,28 @@ _BOILERPLATE = re.compile(
 )
 
 
+# Consent walls and paywall pitches, at any length: three or more of these phrases in one
+# paragraph (a failed scrape carries them in place of the story, on every site alike).
+_WALL = re.compile(
+    r"\b(cookies?|our (?:\d+ )?partners|personal data|legitimate interest|privacy policy|"
+    r"manage (?:your )?(?:choices|preferences|settings)|accept all|reject all|consent|"
+    r"store and(?:/or)? access information|personali[sz]ed (?:ads|advertising|content)|"
+    r"already a subscriber|subscribers?|subscription|digital access|unlimited access|"
+    r"e-edition|free trial|cancel (?:at )?any ?time|log ?in|sign ?in|"
+    r"datenschutz|einwilligung|abonnement|abonnieren|consentement|suscr[ií]bete|suscriptor)\b",
+    re.IGNORECASE,
+)
+_WALL_HINTS = ("cooki", "partner", "subscri", "consent", "privacy", "access", "abonn", "datensch")
+WALL_PHRASES = 3
+
+
+def _is_wall(paragraph: str) -> bool:
+    lowered = paragraph.lower()
+    if not any(hint in lowered for hint in _WALL_HINTS):
+        return False
+    return len({m.lower() for m in _WALL.findall(paragraph)}) >= WALL_PHRASES
+
+
 _QUOTATION = re.compile(r"[“\"„«][^“”\"„«»]{0,2000}?[”\"“»]")
 _QUOTE_MARKS = tuple('“”"„«»')
 
@@ -106,7 +128,9 @@ _TRIGGERS = frozenset(
 def is_furniture(paragraph: str, words: list[str] | None = None) -> bool:
     """True for a paragraph that is site furniture rather than story text."""
     words = tokens(paragraph) if words is None else words
-    if len(words) < MIN_PARAGRAPH_WORDS:
+    if len(words) < MIN_PARAGRAPH_WORDS and word_count(words) < MIN_PARAGRAPH_WORDS:
+        return True
+    if _is_wall(paragraph):
         return True
     if len(words) > BOILERPLATE_MAX_WORDS:
         return False
@@ -125,19 +149,23 @@ HEADLINE_ECHO = 0.8  # word overlap at which a paragraph is the headline again
 CREDIT_LINE_WORDS = 12  # a caption this short is a credit line ("AP Photo/Jane Doe")
 CAPTION_WORDS = 70  # the paragraph just before a credit line is its caption up to this long
 CREDITED_CAPTIONS = 2  # credit lines under paragraphs that show the page credits that way
+BLOCK_QUOTE_PARAGRAPHS = 3  # paragraphs after a lead-in ending in ":" read as quotation
 
 
 def read(text: str, title: str = "") -> Reading:
     """:func:`analyse`, with the raw paragraphs and the captions' share kept for the text's
     profile (:mod:`ingestd.dedup.profile`). A paragraph that repeats the ``title`` (extraction
     often keeps the page's ``<h1>``, some pages print it twice) is not story text: copies under
-    other headlines would otherwise differ by it."""
+    other headlines would otherwise differ by it. Up to three paragraphs after a short lead-in
+    ending in a colon ("the council said in a statement:") are quotation, not the writer's
+    narrative, even without quotation marks."""
     raw = paragraphs(text)
     kept: list[StoryParagraph] = []
     caption_paragraphs = caption_words = 0
     headline = set(tokens(title)) if title else set()
     last = -1  # the raw index of the last kept paragraph
     credited: list[int] = []  # kept paragraphs just above a credit line
+    block = 0  # paragraphs still to read as a block quotation
     for index, paragraph in enumerate(raw):
         words = tokens(paragraph)
         if headline and _echoes(words, headline):
@@ -155,14 +183,42 @@ def read(text: str, title: str = "") -> Reading:
             words = tokens(paragraph)
         quoted = any(mark in paragraph for mark in _QUOTE_MARKS)  # substring search: fast
         narrative = tokens(without_quotations(paragraph)) if quoted else words
+        if block and not quoted:  # a statement quoted as a block, without quotation marks
+            narrative = []
+            block -= 1
+        elif quoted:
+            block = 0
+        if paragraph.rstrip().endswith(":") and len(words) <= BOILERPLATE_MAX_WORDS:
+            block = BLOCK_QUOTE_PARAGRAPHS  # "the council said in a statement:"
         kept.append(StoryParagraph(paragraph, words, narrative))
         last = index
+    captions: set[int] = set()
     if len(credited) >= CREDITED_CAPTIONS:  # photos credited on a line of their own
         captions = {i for i in credited if len(kept[i].words) <= CAPTION_WORDS}
+    captions |= _same_credit(kept)
+    if captions:
         caption_paragraphs += len(captions)
         caption_words += sum(word_count(kept[i].words) for i in captions)
         kept = [p for i, p in enumerate(kept) if i not in captions]
     return Reading(kept, raw, caption_paragraphs, caption_words)
+
+
+_CLOSING_CREDIT = re.compile(r"(?:/|\bvia\b|\|)\s*([^/|()\[\]]{2,60}?)\s*[)\]]?\s*\.?\s*$")
+SAME_CREDIT = 3  # paragraphs closing with one credit that make them captions
+
+
+def _same_credit(kept: list[StoryParagraph]) -> set[int]:
+    """Paragraphs closing with the same credit ("…/The Example Post)", "… via Wire") three times
+    or more: a gallery's or an article's captions, whatever words the credit uses."""
+    closing: dict[str, list[int]] = {}
+    for index, paragraph in enumerate(kept):
+        tail = paragraph.text[-70:]
+        if "/" not in tail and "via" not in tail and "|" not in tail:
+            continue
+        found = _CLOSING_CREDIT.search(tail)
+        if found and len(paragraph.words) <= CAPTION_WORDS:
+            closing.setdefault(found.group(1).strip().lower(), []).append(index)
+    return {i for indexes in closing.values() if len(indexes) >= SAME_CREDIT for i in indexes}
 
 
 def _echoes(words: list[str], headline: set[str]) -> bool:

@@ -8,15 +8,19 @@ stories for the same items in any arrival order.
    one story: the connected components of the strong links.
 2. **Compilations by content.** An item that contains two stories that have nothing to do with
    each other (no link between them, different headlines, neither carrying the item's own
-   headline) is a compilation, whatever its title: it takes no excerpt. An item in many short
-   sections under headlines (a digest, or a guide: ``sectioned``) takes no article under
-   another headline (a brief inside a digest); verbatim remains of a page that is not an
-   article, and excerpts carrying its own headline, it takes.
+   headline) is a compilation, whatever its title: it takes no excerpt. Contained texts count
+   as stories when they have copies of their own, or when the item has none: two retitled
+   excerpts of a story carried by several papers do not make each carrier a compilation. An
+   item in many short sections under headlines (a digest, or a guide: ``sectioned``) takes no
+   article under another headline (a brief inside a digest); verbatim remains of a page that
+   is not an article, and excerpts carrying its own headline, it takes.
 3. **Excerpts.** A core whose items are contained in other items (weak links: an excerpt, a
    truncation, an earlier version kept in a later one) attaches to the one core it matches
    best, always a longer one (ranked by its longest text), so attachments form a tree and
-   never a cycle. A core contained in two stories goes to the better match and the other is
-   noted: a containment match never merges two stories.
+   never a cycle. It must be contained in two of that core's items when the core has two or
+   more: a page that carries its story and some other text (a second story stitched under it)
+   does not pull the other text's story in. A core contained in two stories goes to the better
+   match and the other is noted: a containment match never merges two stories.
 4. **Stories.** Each tree is one story; the items of its root core are where the canonical
    item comes from (an excerpt listed first is never taken for the original).
 """
@@ -124,7 +128,7 @@ def partition(nodes: list[Node], edges: list[Edge]) -> Partition:
     notes: dict[int, str] = {}
     weak = [e for e in edges if not e.strong and e.child is not None]
     refused = _compilations(weak, edges, cores, members, by_id, notes)
-    parent_edge = _parents(weak, cores, rank, refused, by_id, notes)
+    parent_edge = _parents(weak, cores, members, rank, refused, by_id, notes)
     return _stories(members, cores, parent_edge, edges, by_id, notes)
 
 
@@ -147,7 +151,9 @@ def _compilations(
     refused: set[tuple[int, int]] = set()
     for container, contained in inside.items():
         own_title = by_id[container].title
-        pair = _unrelated_pair(sorted(contained), linked, members, by_id, own_title)
+        alone = len(members[cores.find(container)]) == 1
+        candidates = sorted(c for c in contained if alone or len(members[c]) > 1)
+        pair = _unrelated_pair(candidates, linked, members, by_id, own_title)
         if pair is not None:
             refused.update((container, core) for core in contained)
             first, second = (min(members[core]) for core in pair)
@@ -177,17 +183,19 @@ def _unrelated_pair(
     own_title: str,
 ) -> tuple[int, int] | None:
     """Two of the contained cores with no link between them and different headlines, neither
-    of them the container's own; None when there are none (or headlines are unknown)."""
+    of them the container's own (when it has one); None when there are none (or the contained
+    stories' headlines are unknown)."""
     titles = {core: [by_id[i].title for i in members[core] if by_id[i].title] for core in contained}
+    own = [own_title] if own_title else []
     for index, first in enumerate(contained):
         for second in contained[index + 1 :]:
             if frozenset((first, second)) in linked:
                 continue
-            if not titles[first] or not titles[second] or not own_title:
+            if not titles[first] or not titles[second]:
                 continue
             if _any_same(titles[first], titles[second]):
                 continue
-            if _any_same(titles[first], [own_title]) or _any_same(titles[second], [own_title]):
+            if _any_same(titles[first], own) or _any_same(titles[second], own):
                 continue
             return first, second
     return None
@@ -200,6 +208,7 @@ def _any_same(left: list[str], right: list[str]) -> bool:
 def _parents(
     weak: list[Edge],
     cores: _Cores,
+    members: dict[int, list[int]],
     rank: dict[int, Rank],
     refused: set[tuple[int, int]],
     by_id: dict[int, Node],
@@ -207,6 +216,7 @@ def _parents(
 ) -> dict[int, Edge]:
     """Each core's link to the one longer core it is contained in best (step 3)."""
     offers: dict[int, dict[int, Edge]] = defaultdict(dict)  # child core -> parent core -> edge
+    containers: dict[tuple[int, int], set[int]] = defaultdict(set)
     for edge in sorted(weak, key=lambda e: (e.a, e.b)):
         assert edge.child is not None
         container = edge.other(edge.child)
@@ -215,10 +225,21 @@ def _parents(
             continue
         if child == parent or rank[parent] <= rank[child]:
             continue
+        containers[(child, parent)].add(container)
         best = offers[child].get(parent)
         if best is None or _better(edge, best, edge.child, by_id):
             offers[child][parent] = edge
+    for (child, parent), found in containers.items():
+        if len(found) < min(2, len(members[parent])):  # one page of the story holds it
+            edge = offers[child].pop(parent)
+            assert edge.child is not None
+            notes.setdefault(
+                edge.child,
+                f"contained in item {edge.other(edge.child)} but in none of that story's other"
+                " copies: a page that carries more than its story, which it does not join",
+            )
     chosen: dict[int, Edge] = {}
+    offers = {child: found for child, found in offers.items() if found}
     for child, by_parent in offers.items():
         ordered = sorted(by_parent, key=lambda p: (by_parent[p].score, rank[p]), reverse=True)
         chosen[child] = by_parent[ordered[0]]

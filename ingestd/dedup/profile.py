@@ -23,20 +23,31 @@ from ingestd.model import TextProfile
 _COMPILATION_TITLE = re.compile(
     r"^\s*live\b|\blive\s*[:|—–]|\blive( updates| blog| coverage| news| report| reporting)\b"
     r"|\b(as it happened|newsletter|digest|briefing|round-?up|morning report|evening report|"
-    r"the latest|top stories|(top|today'?s|morning|evening|news) headlines|week in review|"
-    r"news in brief|in brief|daily brief|recap|things to know|news wrap|at a glance|"
-    r"in case you missed it|minute by minute|liveblog|live-?ticker|newsticker|im überblick|"
-    r"en direct|en vivo|en directo|in diretta|ao vivo|na żywo)\b",
+    r"the latest|latest updates|top stories|(top|today'?s|morning|evening|news) headlines|"
+    r"week in review|news in brief|in brief|daily brief|recap|things to know|news wrap|"
+    r"news summary|at a glance|in case you missed it|minute[- ]by[- ]minute|liveblog|"
+    r"live-?ticker|newsticker|im überblick|en direct|en vivo|en directo|in diretta|ao vivo|"
+    r"na żywo)\b"
+    r"|\bupdates\s*:",
     re.IGNORECASE,
 )
+_LIVE = re.compile(r"\bLIVE\b")  # "LIVE" in capitals anywhere in a title names a live page
 _CLOCK = (
     r"\d{1,2}:\d{2}(?:\s*[ap]\.?\s?m\.?)?|\d{1,2}(?:\.\d{2})?\s*[ap]\.?\s?m\.?"
-    r"|\d{1,2}[.:]\d{2}\s*(?:Uhr|h)\b|\d{1,2}h\d{2}"
+    r"|\d{1,2}[.:]\d{2}\s*(?:Uhr|h|GMT|BST|CET|CEST|UTC|ET|EST|EDT|PT)\b|\d{1,2}h\d{2}"
 )
-# A live page's or running file's entry: it opens with a time of day (or "2 hours ago").
+_DAY = (
+    r"(?:(?:mon|tue|wed|thu|fri|sat|sun)\w*,?\s+)?"
+    r"(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*\.?\s+\d{1,2},?\s*(?:\d{4},?)?"
+    r"|\d{1,2}\.?\s+(?:jan|feb|m[aä]r|apr|ma[iy]|jun|jul|aug|sep|o[ck]t|nov|de[cz])\w*\.?"
+    r"\s*(?:\d{4},?)?)\s*"
+)
+# A live page's or running file's entry: it opens with a time of day (perhaps after a date or
+# "Updated"), or with a relative time ("2 hours ago", "vor 2 Stunden", "il y a 2 heures").
 _STAMP = re.compile(
-    rf"^\s*(?:(?:updated|posted|added|update)\s*(?:at\s*)?:?\s*)?(?:{_CLOCK})"
-    r"|^\s*\d{1,3}\s*(?:min(?:ute)?s?|h(?:ours?|rs?)?)\s+ago\b"
+    rf"^\s*(?:(?:updated|posted|added|update)\s*(?:at\s*)?:?\s*)?(?:{_DAY})?(?:{_CLOCK})"
+    r"|^\s*(?:updated\s+)?\d{1,3}\s*(?:min(?:ute)?s?|h(?:ours?|rs?)?)\s+ago\b"
+    r"|^\s*(?:vor|il y a|hace)\s+\d{1,3}\s+\w+"
     r"|\(all times local\)",
     re.IGNORECASE,
 )
@@ -55,7 +66,7 @@ HEADLINE_MAX_WORDS = 20  # a headline or link line is at most this long
 
 def compilation_title(title: str) -> bool:
     """True when a title reads as a digest, newsletter or live page."""
-    return bool(_COMPILATION_TITLE.search(title or ""))
+    return bool(_COMPILATION_TITLE.search(title or "") or _LIVE.search(title or ""))
 
 
 def is_headline_line(paragraph: StoryParagraph) -> bool:

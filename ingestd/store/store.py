@@ -523,11 +523,13 @@ class Transaction:
         return {int(row.id): bytes(row.minhash) for row in self.conn.execute(query)}
 
     def site_neighbours(self, site_host: str, exclude: Sequence[int], limit: int = 8) -> list[int]:
-        """The most recent items of one site, other than ``exclude`` (to learn its template)."""
+        """The most recent items of one site, other than ``exclude`` and other than its
+        compilations (a live page quotes the site's stories): to learn its template."""
         query = (
             select(items.c.id)
             .where(items.c.site_host == site_host)
             .where(items.c.id.not_in(list(exclude)))
+            .where(items.c.compilation.is_(False))
             .order_by(items.c.id.desc())
             .limit(limit)
         )
