@@ -40,7 +40,7 @@ from ingestd.endpoints import Endpoints, Liveness
 from ingestd.errors import ConfigError, IngestdError
 from ingestd.events import FanOut
 from ingestd.fetch import Fetcher
-from ingestd.listener import Handler, Listener
+from ingestd.listener import Handler, Listener, split_address
 from ingestd.metrics import Metrics
 from ingestd.notify import Notifier, watchdog_period_s
 from ingestd.pipeline import Pipeline, RunSummary
@@ -299,6 +299,10 @@ class Service:
                 return
         if new.metrics.listen != old.metrics.listen:
             await self._start_listener(new.metrics.listen, fatal=False)
+        elif self.listener is not None:  # [metrics] public_url may have changed
+            self.endpoints.public_url = new.metrics.public_url or public_url(
+                self.listener.address, self.listener.port
+            )
         self.notifier.ready(self._status_line())
 
     # --- HTTP listener -----------------------------------------------------------------------
@@ -328,7 +332,19 @@ class Service:
         if self.listener is not None:
             await self.listener.close()
         self.listener = listener
-        log.info("listening", address=f"{host}:{port}", paths=sorted(listener.routes))
+        public = self.settings.metrics.public_url or public_url(address, port)
+        self.endpoints.public_url = public
+        log.info(
+            "listening", address=f"{host}:{port}", public_url=public, paths=sorted(listener.routes)
+        )
+
+
+def public_url(address: str, bound_port: int) -> str:
+    """The default public URL of a listener on ``address`` (``host:port``) bound to
+    ``bound_port``: ``http://host:port/`` (IPv6 hosts in brackets)."""
+    host, _ = split_address(address)
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{bound_port}/"
 
 
 def _running(task: asyncio.Task[Any] | None) -> bool:

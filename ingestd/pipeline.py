@@ -44,7 +44,7 @@ from ingestd.model import (
 )
 from ingestd.store import FeedRecord, PollRecord, Store, Transaction
 from ingestd.store.upkeep import forget_pruned
-from ingestd.urls import normalize_url
+from ingestd.urls import normalize_url, web_url
 from ingestd.writer import Writer
 
 log = structlog.get_logger("ingestd.poll")
@@ -174,7 +174,16 @@ class Pipeline:
         broken.shutdown(wait=False, cancel_futures=True)
 
     async def sync_feeds(self) -> None:
-        """Bring the configured feeds into the store; say which intervals are out of bounds."""
+        """Bring the configured feeds into the store; say which intervals are out of bounds.
+        Without a configuration file (``settings.owns_feeds`` False) the stored configured
+        feeds are left as they are: only the file that lists them may change them."""
+        if not self.settings.owns_feeds:
+            log.warning(
+                "no configuration file found; the configured feeds stored are kept as they are"
+            )
+            return
+        if self.settings.source is not None:
+            log.info("configuration", file=str(self.settings.source))
         feeds = self.settings.feeds
         bounds = self.settings.schedule
         for feed in feeds:
@@ -400,7 +409,7 @@ class Pipeline:
         url = _page_url(feed, entry)
         if url and (reuse := stored.get(key)) is not None:
             return entries.Ready(entry, key, None, None, url, reuse_item=reuse)
-        note = "the entry has no link"
+        note = _dropped_link(entry.url) if entry.url and not url else "the entry has no link"
         if url and self.settings.extract.fetch_pages:
             page = await self._fetch(
                 fetcher, "page", url, feed, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -562,11 +571,22 @@ _REUSABLE_SCHEMES = ("http", "https", "file")  # links whose stored page an entr
 
 
 def _page_url(feed: FeedRecord, entry: FeedEntry) -> str | None:
-    """The entry's link, unless a remote feed points at a local file (never read for it)."""
+    """The entry's link as stored and fetched: an http(s) URL, or a ``file:`` URL in a
+    ``file:`` feed (a remote feed's ``file:`` link is never read). Any other link
+    (``javascript:``, ``data:``, ...) is dropped: feed text is hostile, and ingestd serves
+    and shows the links it stores."""
     url = entry.url
-    if url and url.startswith("file:") and not feed.url.startswith("file:"):
-        return None
-    return url
+    if url and url.startswith("file:") and feed.url.startswith("file:"):
+        return url
+    return web_url(url)
+
+
+def _dropped_link(url: str) -> str:
+    """The note stored on an item whose entry's link was dropped."""
+    scheme = url.partition(":")[0].lower() if ":" in url else "relative"
+    if len(scheme) > 20 or not scheme.replace("+", "").replace("-", "").isalnum():
+        scheme = "unusable"
+    return f"the entry's {scheme}: link was dropped (only http and https links are kept)"
 
 
 def _fresh_entries(
