@@ -621,10 +621,13 @@ def db_status(context: _Context) -> None:
 
 
 def _read(context: _Context, fn: Callable[[Any], Any], write: bool = False) -> Any:
-    """Run ``fn`` in one transaction on the configured database."""
+    """Run ``fn`` in one transaction on the configured database; a read on a SQLite file this
+    user may not write opens it read-only."""
     from ingestd.store import Store
+    from ingestd.store.engine import cannot_write
 
-    store = Store.open(context.settings().database_url)
+    url = context.settings().database_url
+    store = Store.open(url, read_only=not write and cannot_write(url))
     try:
         with store.transaction(write=write) as tx:
             return fn(tx)

@@ -17,6 +17,12 @@
   pings and systemd restarts the service; ``STOPPING=1`` on shutdown.
 * **Observability.** With ``[metrics] listen``, an HTTP listener serves ``/metrics`` and
   ``/healthz`` (200 only while the loop is alive and the store answers).
+* **A full disk.** When the store has no space left (:class:`StoreFullError`) the pass stops
+  without blaming any feed, and the daemon pauses: no pass starts, ``/healthz`` answers 503,
+  and an error line is logged once a minute. A pass is tried again once a minute, or at the
+  next tick when the SQLite file's filesystem has gained ``RESUME_GROWTH_BYTES`` of free
+  space, after a one-row probe write succeeds; polling then resumes where it stopped
+  (nothing was stored of the interrupted polls, so they are done again).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,9 +42,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from ingestd import retention
 from ingestd.changes import describe_changes
-from ingestd.config import Settings, load_settings
+from ingestd.config import Settings, load_settings, sqlite_file
 from ingestd.endpoints import Endpoints, Liveness
-from ingestd.errors import ConfigError, IngestdError
+from ingestd.errors import ConfigError, IngestdError, StoreFullError
 from ingestd.events import FanOut
 from ingestd.fetch import Fetcher
 from ingestd.listener import Handler, Listener, split_address
@@ -47,11 +54,15 @@ from ingestd.pipeline import Pipeline, RunSummary
 from ingestd.runner import open_pipeline, open_store
 from ingestd.store import Store
 from ingestd.store.migrations import Migration
+from ingestd.store.upkeep import probe_write
 
 TICK_S = 10.0  # how often the scheduler looks for due feeds
 RETENTION_EVERY_S = 600.0  # how often retention runs (when [retention] days is set)
 CLEANUP_S = 2.0  # of the shutdown timeout, kept for closing the pool, fetcher and store
 MIGRATION_START_TIMEOUT_US = 3_600_000_000  # start-up time systemd grants each migration, µs (1 h)
+FULL_REPORT_EVERY_S = 60.0  # while the store is full, one log line per this long
+FULL_RETRY_S = 60.0  # while the store is full, a pass is tried again this often
+RESUME_GROWTH_BYTES = 1 << 20  # free space gained on SQLite's filesystem that retries at once
 log = structlog.get_logger("ingestd.daemon")
 
 
@@ -82,6 +93,9 @@ class Service:
         self._tick_lock = asyncio.Lock()
         self._deadline: threading.Timer | None = None
         self._watchdog_problem: str | None = None
+        self._full_reported = 0.0  # time.monotonic() of the last "store full" log line
+        self._full_at = 0.0  # time.monotonic() of the last pass or probe that found it full
+        self._free_when_full: int | None = None  # free bytes on SQLite's filesystem then
         self.failure: IngestdError | None = None  # why the daemon stopped by itself, if it did
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -186,15 +200,50 @@ class Service:
     # --- scheduler jobs ----------------------------------------------------------------------
 
     async def _tick(self) -> None:
-        """Start a pass unless one is in flight (applying a requested reload first)."""
+        """Start a pass unless one is in flight (applying a requested reload first), or while
+        the store is full, unless a probe finds space again."""
         self.liveness.ticked()
         if self.stopping or self._tick_lock.locked() or _running(self.pass_task):
             return
         async with self._tick_lock:
             if self.reload_requested:
                 await self._reload()
+            if self.liveness.store_problem is not None and not await self._store_has_room():
+                return
             if not self.stopping and self.pipeline is not None:
                 self.pass_task = asyncio.create_task(self._pass(self.pipeline, self.fetcher))
+
+    def _store_full(self, error: StoreFullError) -> None:
+        """Pause: /healthz fails, an error line once a minute, passes wait for space."""
+        first = self.liveness.store_problem is None
+        self.liveness.store_problem = str(error)
+        self.notifier.status(f"paused: {error}")
+        now = self._full_at = time.monotonic()
+        self._free_when_full = free_bytes(self.settings.database_url)
+        if first or now - self._full_reported >= FULL_REPORT_EVERY_S:
+            self._full_reported = now
+            log.error("store full; polling paused until there is space", error=str(error))
+
+    async def _store_has_room(self) -> bool:
+        """Once a minute, or as soon as space was freed, probe the full store with a one-row
+        write; resume when it succeeds."""
+        if self.pipeline is None:
+            return False
+        free, before = free_bytes(self.settings.database_url), self._free_when_full
+        freed = free is not None and before is not None and free - before >= RESUME_GROWTH_BYTES
+        if not freed and time.monotonic() - self._full_at < FULL_RETRY_S:
+            return False
+        try:
+            await self.pipeline.db(probe_write)
+        except StoreFullError as exc:
+            self._store_full(exc)
+            return False
+        except Exception as exc:  # another store problem: the pass will meet and log it
+            log.warning("store probe failed", error=str(exc) or type(exc).__name__)
+            return True
+        log.info("store has space again; polling resumes")
+        self.liveness.store_problem = None
+        return True
 
     async def _pass(self, pipeline: Pipeline, fetcher: Fetcher | None) -> None:
         assert fetcher is not None
@@ -202,6 +251,9 @@ class Service:
         self.liveness.progressed()
         try:
             summary = await pipeline.run_due(fetcher)
+        except StoreFullError as exc:
+            self._store_full(exc)
+            return
         except Exception:  # e.g. the database went away: log, stay up, try again next tick
             log.exception("pass failed")
             self.notifier.status("last pass failed (see the log); retrying")
@@ -337,6 +389,19 @@ class Service:
         log.info(
             "listening", address=f"{host}:{port}", public_url=public, paths=sorted(listener.routes)
         )
+
+
+def free_bytes(database_url: str) -> int | None:
+    """Free bytes (for unprivileged users) on the filesystem of a SQLite database file; None
+    for PostgreSQL or when it cannot be told."""
+    path = sqlite_file(database_url)
+    if path is None:
+        return None
+    try:
+        found = os.statvfs(path.parent)
+    except OSError:
+        return None
+    return found.f_bavail * found.f_frsize
 
 
 def public_url(address: str, bound_port: int) -> str:

@@ -49,6 +49,7 @@ class Liveness(NoEvents):
         self.last_tick_wall = time.time()
         self.busy = False
         self.stopping = False
+        self.store_problem: str | None = None  # set while the store is full (the daemon pauses)
 
     def ticked(self) -> None:
         self.last_tick, self.last_tick_wall = time.monotonic(), time.time()
@@ -170,8 +171,10 @@ class Endpoints:
         return await asyncio.wait_for(loop.run_in_executor(self._probe, run), PROBE_TIMEOUT_S)
 
     async def healthz(self, _request: Request) -> Response:
-        """200 while the scheduling loop is alive and the store answers; 503 and why, else."""
-        problem = "stopping" if self.liveness.stopping else self.liveness.problem()
+        """200 while the scheduling loop is alive and the store answers and has room; 503
+        and why, else."""
+        live = self.liveness
+        problem = "stopping" if live.stopping else live.store_problem or live.problem()
         if problem is None:
             try:
                 await self.read(ping)
