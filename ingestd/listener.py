@@ -114,7 +114,7 @@ class Listener:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), timeout=2)
             self._server = self._http = None
-        self.guard.report(force=True)
+        self.guard.report()  # what was still waiting for its line
 
     async def _handle(self, raw: web.BaseRequest) -> web.StreamResponse:
         response = await self._answer(raw)
@@ -192,7 +192,7 @@ class ConnectionGuard:
             loop = asyncio.get_running_loop()
             self._pending = loop.call_later(wait, self.report)
 
-    def report(self, force: bool = False) -> None:
+    def report(self) -> None:
         """One log line with what was dropped since the last one (nothing when nothing was)."""
         if self._pending is not None:
             self._pending.cancel()

@@ -102,6 +102,7 @@ COMMANDS = [
     ["clusters", "list"],
     ["clusters", "list", "--json"],
     ["clusters", "show", "1"],
+    ["clusters", "explain", "1", "2"],
     ["stats"],
     ["export", "--format", "atom"],
     ["export", "--format", "jsonfeed"],
@@ -172,7 +173,13 @@ def _on_a_terminal(args: list[str], config: Path, state: Path) -> bytes:
 
 @pytest.mark.parametrize(
     "command",
-    [["items", "list"], ["feeds", "list"], ["clusters", "list"], ["clusters", "show", "1"]],
+    [
+        ["items", "list"],
+        ["feeds", "list"],
+        ["clusters", "list"],
+        ["clusters", "show", "1"],
+        ["clusters", "explain", "1", "2"],
+    ],
 )
 def test_a_terminal_never_receives_the_hostile_sequences(
     hostile: tuple[Path, Path], command: list[str]
