@@ -20,9 +20,9 @@
 * **A full disk.** When the store has no space left (:class:`StoreFullError`) the pass stops
   without blaming any feed, and the daemon pauses: no pass starts, ``/healthz`` answers 503,
   and an error line is logged once a minute. A pass is tried again once a minute, or at the
-  next tick when the SQLite file's filesystem has gained ``RESUME_GROWTH_BYTES`` of free
-  space, after a one-row probe write succeeds; polling then resumes where it stopped
-  (nothing was stored of the interrupted polls, so they are done again).
+  next tick when space was freed (see :mod:`ingestd.pause`), after a one-row probe write
+  succeeds; polling then resumes where it stopped (nothing was stored of the interrupted
+  polls, so they are done again).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import contextlib
 import os
 import signal
 import threading
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,7 +41,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from ingestd import retention
 from ingestd.changes import describe_changes
-from ingestd.config import Settings, load_settings, sqlite_file
+from ingestd.config import Settings, load_settings
 from ingestd.endpoints import Endpoints, Liveness
 from ingestd.errors import ConfigError, IngestdError, StoreFullError
 from ingestd.events import FanOut
@@ -50,6 +49,7 @@ from ingestd.fetch import Fetcher
 from ingestd.listener import Handler, Listener, split_address
 from ingestd.metrics import Metrics
 from ingestd.notify import Notifier, watchdog_period_s
+from ingestd.pause import StorePause
 from ingestd.pipeline import Pipeline, RunSummary
 from ingestd.runner import open_pipeline, open_store
 from ingestd.store import Store
@@ -60,9 +60,6 @@ TICK_S = 10.0  # how often the scheduler looks for due feeds
 RETENTION_EVERY_S = 600.0  # how often retention runs (when [retention] days is set)
 CLEANUP_S = 2.0  # of the shutdown timeout, kept for closing the pool, fetcher and store
 MIGRATION_START_TIMEOUT_US = 3_600_000_000  # start-up time systemd grants each migration, µs (1 h)
-FULL_REPORT_EVERY_S = 60.0  # while the store is full, one log line per this long
-FULL_RETRY_S = 60.0  # while the store is full, a pass is tried again this often
-RESUME_GROWTH_BYTES = 1 << 20  # free space gained on SQLite's filesystem that retries at once
 log = structlog.get_logger("ingestd.daemon")
 
 
@@ -93,9 +90,7 @@ class Service:
         self._tick_lock = asyncio.Lock()
         self._deadline: threading.Timer | None = None
         self._watchdog_problem: str | None = None
-        self._full_reported = 0.0  # time.monotonic() of the last "store full" log line
-        self._full_at = 0.0  # time.monotonic() of the last pass or probe that found it full
-        self._free_when_full: int | None = None  # free bytes on SQLite's filesystem then
+        self.pause = StorePause(settings.database_url)
         self.failure: IngestdError | None = None  # why the daemon stopped by itself, if it did
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -208,30 +203,22 @@ class Service:
         async with self._tick_lock:
             if self.reload_requested:
                 await self._reload()
-            if self.liveness.store_problem is not None and not await self._store_has_room():
+            if self.pause.problem is not None and not await self._store_has_room():
                 return
             if not self.stopping and self.pipeline is not None:
                 self.pass_task = asyncio.create_task(self._pass(self.pipeline, self.fetcher))
 
     def _store_full(self, error: StoreFullError) -> None:
         """Pause: /healthz fails, an error line once a minute, passes wait for space."""
-        first = self.liveness.store_problem is None
         self.liveness.store_problem = str(error)
         self.notifier.status(f"paused: {error}")
-        now = self._full_at = time.monotonic()
-        self._free_when_full = free_bytes(self.settings.database_url)
-        if first or now - self._full_reported >= FULL_REPORT_EVERY_S:
-            self._full_reported = now
+        if self.pause.failed(str(error)):
             log.error("store full; polling paused until there is space", error=str(error))
 
     async def _store_has_room(self) -> bool:
         """Once a minute, or as soon as space was freed, probe the full store with a one-row
         write; resume when it succeeds."""
-        if self.pipeline is None:
-            return False
-        free, before = free_bytes(self.settings.database_url), self._free_when_full
-        freed = free is not None and before is not None and free - before >= RESUME_GROWTH_BYTES
-        if not freed and time.monotonic() - self._full_at < FULL_RETRY_S:
+        if self.pipeline is None or not self.pause.retry_due():
             return False
         try:
             await self.pipeline.db(probe_write)
@@ -243,6 +230,7 @@ class Service:
             return True
         log.info("store has space again; polling resumes")
         self.liveness.store_problem = None
+        self.pause.resumed()
         return True
 
     async def _pass(self, pipeline: Pipeline, fetcher: Fetcher | None) -> None:
@@ -389,19 +377,6 @@ class Service:
         log.info(
             "listening", address=f"{host}:{port}", public_url=public, paths=sorted(listener.routes)
         )
-
-
-def free_bytes(database_url: str) -> int | None:
-    """Free bytes (for unprivileged users) on the filesystem of a SQLite database file; None
-    for PostgreSQL or when it cannot be told."""
-    path = sqlite_file(database_url)
-    if path is None:
-        return None
-    try:
-        found = os.statvfs(path.parent)
-    except OSError:
-        return None
-    return found.f_bavail * found.f_frsize
 
 
 def public_url(address: str, bound_port: int) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from ingestd import pause
 from tests.sites import REPO, log_events, run_ingest
 
 PAGES = 40  # entries of the feed, each with a page of its own words
@@ -209,3 +210,28 @@ def test_the_daemon_pauses_on_a_full_disk_and_resumes_when_space_returns(
     found = _state(small_disk)
     assert found["feed"][:2] == ("ok", 0) and found["failed_polls"] == 0  # type: ignore[index]
     assert json.dumps(found["integrity"]) == '"ok"'
+
+
+def test_the_pause_logs_once_a_minute_and_retries_once_a_minute_or_when_space_is_freed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    free = [100]
+    monkeypatch.setattr(pause.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(pause, "free_bytes", lambda _url: free[0])
+    state = pause.StorePause("sqlite:////var/lib/ingestd/ingestd.sqlite3")
+
+    assert state.failed("full") is True and state.problem == "full"
+    assert state.retry_due() is False
+    clock[0] += 30
+    assert state.failed("full") is False  # within the minute: no second line
+    free[0] += pause.RESUME_GROWTH_BYTES
+    assert state.retry_due() is True  # an operator freed space: at once
+    free[0] -= pause.RESUME_GROWTH_BYTES
+    assert state.retry_due() is False
+    clock[0] += pause.RETRY_EVERY_S
+    assert state.retry_due() is True  # a minute after the last failure
+    clock[0] += 31
+    assert state.failed("full") is True  # a minute after the last line
+    state.resumed()
+    assert state.problem is None and state.failed("full again") is True
