@@ -4,10 +4,10 @@ print. A user's mistake prints one line and exits 2; a runtime failure exits 1."
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from functools import cache, wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,9 +16,12 @@ import click
 
 from ingestd import __version__
 from ingestd.config import Settings, load_settings
-from ingestd.errors import IngestdError, UserError
+from ingestd.errors import IngestdError, NotFoundError, UserError
+from ingestd.safetext import visible
 
 F = TypeVar("F", bound=Callable[..., Any])
+EXIT_FEEDS_FAILED = 3  # `--once`: every due feed failed (with --strict: any feed failed)
+MAX_NUMBER = 2**63 - 1  # the largest id or --limit a database can hold
 
 
 class _Context:
@@ -42,16 +45,66 @@ def _errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
-            click.echo(f"ingest: {exc}", err=True)
+            click.echo(f"ingest: {visible(str(exc))}", err=True)
             sys.exit(2)
         except IngestdError as exc:
-            click.echo(f"ingest: {exc}", err=True)
+            click.echo(f"ingest: {visible(str(exc))}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
 
-@contextmanager
+class _Ingest(click.Group):
+    """The ``ingest`` group: a usage mistake (an unknown option, a value out of range) is one
+    line on stderr, like every other mistake, and exit 2; output streams never fail on a
+    character their encoding lacks (it is written as a backslash escape)."""
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        _tolerant_streams()
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            click.echo(_usage_line(exc), err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    """``ingest: clusters show: Invalid value ... (see `ingest clusters show --help`)``."""
+    message = visible(exc.format_message())
+    if exc.ctx is None:
+        return f"ingest: {message}"
+    where = exc.ctx.command_path.partition(" ")[2]  # the command, without the program's name
+    helper = f"ingest {where} --help" if where else "ingest --help"
+    return f"ingest: {where + ': ' if where else ''}{message} (see `{helper}`)"
+
+
+def _tolerant_streams() -> None:
+    """stdout and stderr write what their encoding cannot carry as backslash escapes (say
+    ``PYTHONIOENCODING=ascii`` or a C locale) instead of failing half-way through a table."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="backslashreplace")
+
+
+@contextlib.contextmanager
 def _imports_without_collections() -> Iterator[None]:
     """The heavy imports (SQLAlchemy, aiohttp) with the garbage collector paused, then their
     objects set aside for good (``gc.freeze``): the collections during the import found almost
@@ -77,7 +130,21 @@ json_option = click.option(
 )
 
 
-@click.group(invoke_without_command=True, epilog="Example: ingest --config config/demo.toml --once")
+def limit_option(what: str) -> Callable[[F], F]:
+    """``--limit N``: at most N of ``what`` (1 to the largest number a database holds)."""
+    return click.option(
+        "--limit",
+        type=click.IntRange(min=1, max=MAX_NUMBER),
+        default=None,
+        help=f"At most N {what}.",
+    )
+
+
+@click.group(
+    cls=_Ingest,
+    invoke_without_command=True,
+    epilog="Example: ingest --config config/demo.toml --once",
+)
 @click.option(
     "--config",
     "config_path",
@@ -86,13 +153,21 @@ json_option = click.option(
     help="Configuration file (TOML). Also $INGESTD_CONFIG.",
 )
 @click.option("--once", is_flag=True, help="Poll every due feed once, then exit.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help=f"With --once: exit {EXIT_FEEDS_FAILED} when any feed failed (not only when all did).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @click.version_option(__version__, prog_name="ingest")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, once: bool, verbose: bool) -> None:
+def main(
+    ctx: click.Context, config_path: str | None, once: bool, strict: bool, verbose: bool
+) -> None:
     """Poll RSS/Atom feeds, extract articles, and keep one canonical item per story.
 
-    Without a command, runs the daemon (as `ingest run` does).
+    Without a command, runs the daemon (as `ingest run` does). `--once` exits 0 when its pass
+    ran, 3 when every due feed failed (with --strict, when any did).
     """
     from ingestd.logs import configure
 
@@ -101,12 +176,14 @@ def main(ctx: click.Context, config_path: str | None, once: bool, verbose: bool)
     if once and ctx.invoked_subcommand is None:
         _start_pool_early(ctx.obj)  # before the imports below, which it overlaps
     configure(verbose)
+    if strict and not once:
+        raise click.UsageError("--strict applies to --once passes only")
     if ctx.invoked_subcommand is not None:
         if once:
             raise click.UsageError("--once runs a pass by itself; do not combine it with a command")
         return
     if once:
-        _run_once(ctx.obj)
+        _run_once(ctx.obj, strict)
     else:
         _run_daemon(ctx.obj)
 
@@ -128,14 +205,16 @@ def _start_pool_early(context: _Context) -> None:
 
 
 @_errors
-def _run_once(context: _Context) -> None:
+def _run_once(context: _Context, strict: bool = False) -> None:
     with _imports_without_collections():
         from ingestd.progress import progress_for_pass
         from ingestd.runner import run_once
         from ingestd.store.subscriptions import CLI, count_active
 
     settings = context.settings()
-    if not settings.feeds and not _read(context, lambda tx: count_active(tx, CLI)):
+    # Without a file, the configured feeds stored by earlier runs stay (and are polled).
+    source = CLI if settings.owns_feeds else None
+    if not settings.feeds and not _read(context, lambda tx: count_active(tx, source)):
         where = settings.source or "the default configuration"
         raise UserError(
             f"{where}: no [[feeds]] configured and none added with `ingest feeds add`; "
@@ -144,6 +223,8 @@ def _run_once(context: _Context) -> None:
     with progress_for_pass(context.verbose) as events:  # a bar only when stderr is a terminal
         summary = run_once(settings, events)
     click.echo(summary.line())
+    if summary.failures and (strict or summary.failures == summary.feeds_polled):
+        sys.exit(EXIT_FEEDS_FAILED)
 
 
 @_errors
@@ -172,7 +253,7 @@ def clusters() -> None:
 
 @clusters.command("list", epilog="Example: ingest clusters list --limit 20 --json")
 @json_option
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N clusters.")
+@limit_option("clusters")
 @click.pass_obj
 @_errors
 def clusters_list(context: _Context, as_json: bool, limit: int | None) -> None:
@@ -187,7 +268,7 @@ def clusters_list(context: _Context, as_json: bool, limit: int | None) -> None:
 
 
 @clusters.command("show", epilog="Example: ingest clusters show 12")
-@click.argument("cluster_id", type=int)
+@click.argument("cluster_id", type=click.IntRange(min=1, max=MAX_NUMBER))
 @json_option
 @click.pass_obj
 @_errors
@@ -213,6 +294,7 @@ def clusters_explain(context: _Context, item_a: str, item_b: str, as_json: bool)
     from ingestd import explain, render
 
     settings = context.settings().dedup
+    item_a, item_b = _item_ref(item_a), _item_ref(item_b)
     found = _read(context, lambda tx: explain.explain(tx, item_a, item_b, settings))
     if as_json:
         render.json_lines([found])
@@ -229,6 +311,7 @@ def clusters_pin(context: _Context, item: str) -> None:
     from ingestd import curation
 
     settings = context.settings().dedup
+    item = _item_ref(item)
     pinned = _write(context, lambda tx: curation.pin(tx, item, settings))
     click.echo(f"item {pinned.id} is now the canonical item of cluster {pinned.cluster_id}")
 
@@ -242,6 +325,7 @@ def clusters_split(context: _Context, item: str) -> None:
     from ingestd import curation
 
     settings = context.settings().dedup
+    item = _item_ref(item)
     done = _write(context, lambda tx: curation.split(tx, item, settings))
     where = f"split out of cluster {done.cluster_id}" if done.cluster_id else "was in no cluster"
     click.echo(f"item {done.id} {where}; it stays on its own")
@@ -256,6 +340,7 @@ def clusters_unsplit(context: _Context, item: str) -> None:
     from ingestd import curation
 
     settings = context.settings().dedup
+    item = _item_ref(item)
     done = _write(context, lambda tx: curation.unsplit(tx, item, settings))
     click.echo(f"item {done.id} can be matched again")
 
@@ -270,7 +355,7 @@ def items() -> None:
 )
 @json_option
 @click.option("--feed", "feed_url", metavar="URL", help="Only items of this feed.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N items.")
+@limit_option("items")
 @click.pass_obj
 @_errors
 def items_list(context: _Context, as_json: bool, feed_url: str | None, limit: int | None) -> None:
@@ -318,6 +403,7 @@ def feeds_list(context: _Context, as_json: bool, everything: bool) -> None:
         render.json_lines(objects)
     else:
         render.feeds_table(objects)
+    _config_note(settings)
 
 
 @feeds.command(
@@ -345,7 +431,8 @@ def feeds_add(
     added = _write(context, lambda tx: manage.add(tx, settings, checked, name, every_s))
     title = f' "{added.title}"' if added.title else ""
     found = f", found on {checked.found_on}" if checked.found_on else ""
-    click.echo(f"added {added.url}{title}{found}")
+    click.echo(visible(f"added {added.url}{title}{found}"))
+    _config_note(settings)
 
 
 @feeds.command(
@@ -362,7 +449,8 @@ def feeds_remove(context: _Context, url: str) -> None:
 
     settings = context.settings()
     removed = _write(context, lambda tx: manage.remove(tx, settings, url.strip()))
-    click.echo(f"removed {removed.url}; its items stay")
+    click.echo(visible(f"removed {removed.url}; its items stay"))
+    _config_note(settings)
 
 
 @feeds.command(
@@ -382,8 +470,9 @@ def feeds_import(context: _Context, path: Path) -> None:
     document = manage.read_opml_file(path)
     report = _write(context, lambda tx: manage.import_feeds(tx, settings, document))
     for problem in report.invalid:
-        click.echo(f"ingest: {path}:{problem.line}: {problem.message}", err=True)
+        click.echo(visible(f"ingest: {path}:{problem.line}: {problem.message}"), err=True)
     click.echo(report.line())
+    _config_note(settings)
 
 
 @feeds.command("poll", epilog="Example: ingest feeds poll https://example.com/feed.xml")
@@ -394,12 +483,19 @@ def feeds_poll(context: _Context, url: str) -> None:
     """Poll one feed now, whatever its schedule (but not before a server's Retry-After)."""
     from ingestd.runner import poll_one
 
-    outcome = poll_one(context.settings(), url)
+    settings = context.settings()
+    outcome = poll_one(settings, url)
     detail = f": {outcome.error}" if outcome.error else ""
     click.echo(
-        f"{outcome.feed_url}: {outcome.outcome}, {outcome.entries} entries, {outcome.new_items} new"
-        f" items, {outcome.republications} republications linked{detail}"
+        visible(
+            f"{outcome.feed_url}: {outcome.outcome}, {outcome.entries} entries, "
+            f"{outcome.new_items} new items, {outcome.republications} republications linked"
+            f"{detail}"
+        )
     )
+    _config_note(settings)
+    if outcome.outcome == "failed":
+        sys.exit(1)
 
 
 @feeds.command("export", epilog="Example: ingest feeds export > feeds.opml")
@@ -416,6 +512,28 @@ def feeds_export(context: _Context) -> None:
     found = _write(context, lambda tx: manage.list_feeds(tx, settings))
     now = datetime.now(UTC)
     click.echo(write_opml("ingestd subscriptions", manage.outlines(found), now), nl=False)
+    _config_note(settings)
+
+
+def _item_ref(ref: str) -> str:
+    """An item named on the command line (an id or a URL), refused as naming nothing stored
+    when it is a number no database holds (too large, or digits that are not 0-9)."""
+    if ref.isdigit() and not (ref.isascii() and int(ref) <= MAX_NUMBER):
+        raise NotFoundError(f"no item with id or URL {ref!r}")
+    return ref
+
+
+def _config_note(settings: Settings) -> None:
+    """Say on stderr which configuration file the command used: feed commands sync its
+    [[feeds]] into the database, and leave the configured feeds alone when there is none."""
+    if settings.owns_feeds:
+        note = f"configuration file {settings.source} (its [[feeds]] are synced)"
+    else:
+        note = (
+            "no configuration file found (--config, $INGESTD_CONFIG or a default location); "
+            "configured feeds left as they are"
+        )
+    click.echo(visible(f"ingest: {note}"), err=True)
 
 
 @main.command("export", epilog="Example: ingest export --format jsonfeed --since 7d > stories.json")
@@ -431,7 +549,7 @@ def feeds_export(context: _Context) -> None:
     "--since", metavar="WHEN", help="Stories published since a date (2026-11-01) or for 7d, 12h."
 )
 @click.option("--feed", "feed_url", metavar="URL", help="Only stories this feed carried.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N stories.")
+@limit_option("stories")
 @click.pass_obj
 @_errors
 def export_command(
@@ -505,10 +623,13 @@ def db_status(context: _Context) -> None:
 
 
 def _read(context: _Context, fn: Callable[[Any], Any], write: bool = False) -> Any:
-    """Run ``fn`` in one transaction on the configured database."""
+    """Run ``fn`` in one transaction on the configured database; a read on a SQLite file this
+    user may not write opens it read-only."""
     from ingestd.store import Store
+    from ingestd.store.engine import cannot_write
 
-    store = Store.open(context.settings().database_url)
+    url = context.settings().database_url
+    store = Store.open(url, read_only=not write and cannot_write(url))
     try:
         with store.transaction(write=write) as tx:
             return fn(tx)

@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -26,6 +26,7 @@ CONFIG_ENV = "INGESTD_CONFIG"
 DATABASE_ENV = "INGESTD_DATABASE_URL"
 STATE_DIR_ENV = "INGESTD_STATE_DIR"
 DATABASE_FILE_NAME = "ingestd.sqlite3"
+MAX_CONFIG_BYTES = 1 << 20  # a configuration file is a few KiB; anything past 1 MiB is not one
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,9 @@ class MetricsSettings:
     """The optional HTTP listener (Prometheus ``/metrics``, ``/healthz``)."""
 
     listen: str | None = None  # "host:port", e.g. "127.0.0.1:9464"; None: no listener
+    # Where readers reach the listener, ending with "/": the served feeds' id, self link and
+    # home page. None: http://<listen>/ (with the bound port when listen's port is 0).
+    public_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,10 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     feeds: tuple[FeedConfig, ...] = ()
     source: Path | None = None  # the file read, if any
+    # True: ``feeds`` is the list of configured feeds, synced into the database (a file was
+    # read, or the settings were built in code). False: no configuration file was found, and
+    # the configured feeds stored (a daemon's, from its file) must be left as they are.
+    owns_feeds: bool = True
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -154,8 +162,15 @@ def default_state_dir() -> Path:
         value = os.environ.get(name, "").split(":")[0]
         if value:
             return Path(value)
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(xdg) / "ingestd"
+    return _xdg_home("XDG_DATA_HOME", Path(".local") / "share") / "ingestd"
+
+
+def _xdg_home(variable: str, default: Path) -> Path:
+    """An XDG base directory: the variable's value when it is an absolute path, else
+    ``~/default`` (the XDG specification says relative paths are invalid and must be
+    ignored)."""
+    value = os.environ.get(variable, "")
+    return Path(value) if value and Path(value).is_absolute() else Path.home() / default
 
 
 def sqlite_file(database_url: str) -> Path | None:
@@ -177,8 +192,8 @@ def default_config_path() -> Path | None:
     candidates = []
     if conf_dir := os.environ.get("CONFIGURATION_DIRECTORY"):
         candidates.append(Path(conf_dir.split(":")[0]) / "ingestd.toml")
-    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    candidates += [Path(xdg) / "ingestd" / "ingestd.toml", Path("/etc/ingestd/ingestd.toml")]
+    xdg = _xdg_home("XDG_CONFIG_HOME", Path(".config"))
+    candidates += [xdg / "ingestd" / "ingestd.toml", Path("/etc/ingestd/ingestd.toml")]
     return next((path for path in candidates if path.is_file()), None)
 
 
@@ -195,16 +210,27 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if source is not None:
         data = _read_toml(source)
     settings = _build(data, source)
+    if source is None:
+        settings = replace(settings, owns_feeds=False)
     override = os.environ.get(DATABASE_ENV)
     if override:
-        settings = _replace_database(settings, override, source)
+        settings = _replace_database(settings, override)
     return settings
 
 
 def _read_toml(source: Path) -> dict[str, Any]:
+    """The file's TOML; only a regular file of at most ``MAX_CONFIG_BYTES`` is read (a device
+    such as ``/dev/zero`` or a FIFO would never end)."""
     try:
+        if source.exists() and not source.is_dir() and not source.is_file():
+            raise ConfigError(f"{source}: not a regular file, so not a configuration file")
         with source.open("rb") as handle:
-            return tomllib.load(handle)
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{source}: larger than {MAX_CONFIG_BYTES} bytes, so not a configuration file"
+            )
+        return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{source}: configuration file not found") from None
     except IsADirectoryError:
@@ -215,6 +241,8 @@ def _read_toml(source: Path) -> dict[str, Any]:
         raise ConfigError(f"{source}: malformed TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read it: {exc.strerror or exc}") from None
 
 
 class _Section:
@@ -296,21 +324,39 @@ def _choice(*options: str) -> Callable[[Any], str]:
     return convert
 
 
-def _contact_url(value: Any) -> str:
+def _header_text(value: Any) -> str:
+    """A non-empty string that can go into an HTTP header: no CR, LF or other control
+    character (which would end the header and start another)."""
     text = _text(value)
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
+        raise ValueError(f"must not contain control characters (CR, LF, ...), got {value!r}")
+    return text
+
+
+def _contact_url(value: Any) -> str:
+    text = _header_text(value)
     if urlsplit(text).scheme not in ("http", "https", "mailto"):
         raise ValueError(f"expected an http(s) or mailto: URL, got {value!r}")
     return text
 
 
 def _proxy(value: Any) -> str | None:
-    text = _text(value) if value != "" else ""
+    """An ``http://`` (or ``https://``) proxy URL; aiohttp speaks no other proxy protocol, so
+    ``socks5://`` and the like are refused rather than spoken to as HTTP."""
+    text = _header_text(value) if value != "" else ""
     if not text:
         return None
-    if (
-        urlsplit(text).scheme not in ("http", "https", "socks5", "socks5h")
-        or not urlsplit(text).hostname
-    ):
+    try:
+        parts = urlsplit(text)
+        host, _port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise ValueError(f"expected a proxy URL such as http://127.0.0.1:3128: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(
+            f"expected an http:// proxy URL such as http://127.0.0.1:3128 "
+            f"({parts.scheme or 'no'} scheme is not supported), got {value!r}"
+        )
+    if not host:
         raise ValueError(f"expected a proxy URL such as http://127.0.0.1:3128, got {value!r}")
     return text
 
@@ -344,24 +390,39 @@ def _database_url(section: _Section) -> str:
 
 
 def _check_database_url(url: str, section: _Section) -> str:
-    scheme = urlsplit(url).scheme.split("+")[0]
-    if scheme not in ("sqlite", "postgresql", "postgres"):
-        raise section.error(
-            "database.url", f"expected a sqlite:/// or postgresql:// URL, got {url!r}"
-        )
+    problem = _database_problem(url)
+    if problem is not None:
+        raise section.error("database.url", problem)
     return url
 
 
-def _replace_database(settings: Settings, url: str, source: Path | None) -> Settings:
-    section = _Section({}, "", source)
-    section.source = None
-    try:
-        checked = _check_database_url(url, section)
-    except ConfigError:
-        raise ConfigError(
-            f"{DATABASE_ENV}: expected a sqlite:/// or postgresql:// URL, got {url!r}"
-        ) from None
-    return Settings(**{**_as_dict(settings), "database_url": checked})
+def _database_problem(url: str) -> str | None:
+    """Why ``url`` cannot be ingestd's database, or None."""
+    scheme = urlsplit(url).scheme.split("+")[0]
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        return f"expected a sqlite:/// or postgresql:// URL, got {url!r}"
+    if scheme == "sqlite" and _in_memory(url):
+        return (
+            f"{url!r} names no database file, so everything stored would be thrown away at "
+            "exit; give a file such as sqlite:////var/lib/ingestd/ingestd.sqlite3"
+        )
+    return None
+
+
+def _in_memory(url: str) -> bool:
+    """True for a SQLite URL that names no file (``sqlite://``, ``sqlite:///``,
+    ``sqlite:///:memory:``, a ``mode=memory`` URI)."""
+    rest = url.partition("://")[2]
+    database, _, query = rest.removeprefix("/").partition("?")
+    name = unquote(database)
+    return name in ("", ":memory:") or "mode=memory" in query or "mode=memory" in name
+
+
+def _replace_database(settings: Settings, url: str) -> Settings:
+    problem = _database_problem(url)
+    if problem is not None:
+        raise ConfigError(f"{DATABASE_ENV}: {problem}")
+    return Settings(**{**_as_dict(settings), "database_url": url})
 
 
 def _as_dict(settings: Settings) -> dict[str, Any]:
@@ -377,7 +438,7 @@ def _http(section: _Section) -> HttpSettings:
         timeout_s=section.get("timeout_s", d.timeout_s, _number(0.1, 600)),
         total_timeout_s=section.get("total_timeout_s", d.total_timeout_s, _number(0.1, 3600)),
         max_bytes=section.get("max_bytes", d.max_bytes, _integer(1024, 1 << 31)),
-        user_agent=section.get("user_agent", default_agent, _text),
+        user_agent=section.get("user_agent", default_agent, _header_text),
         proxy=section.get("proxy", d.proxy, _proxy),
         allow_private_networks=section.get(
             "allow_private_networks", d.allow_private_networks, _boolean
@@ -451,7 +512,28 @@ def _service(section: _Section) -> ServiceSettings:
 
 def _metrics(section: _Section) -> MetricsSettings:
     section.check_keys({f.name for f in fields(MetricsSettings)})
-    return MetricsSettings(listen=section.get("listen", None, _listen_address))
+    return MetricsSettings(
+        listen=section.get("listen", None, _listen_address),
+        public_url=section.get("public_url", None, _public_url),
+    )
+
+
+def _public_url(value: Any) -> str:
+    """An absolute http(s) URL without query or fragment, returned ending with ``/``."""
+    text = _header_text(value)
+    try:
+        parts = urlsplit(text)
+        host, _port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise ValueError(
+            f"expected a URL such as https://news.example.org/ingestd/: {exc}"
+        ) from None
+    if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment:
+        raise ValueError(
+            f"expected an http(s) URL without query, such as https://news.example.org/ingestd/, "
+            f"got {value!r}"
+        )
+    return text if text.endswith("/") else text + "/"
 
 
 def _listen_address(value: Any) -> str | None:

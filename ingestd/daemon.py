@@ -17,6 +17,12 @@
   pings and systemd restarts the service; ``STOPPING=1`` on shutdown.
 * **Observability.** With ``[metrics] listen``, an HTTP listener serves ``/metrics`` and
   ``/healthz`` (200 only while the loop is alive and the store answers).
+* **A full disk.** When the store has no space left (:class:`StoreFullError`) the pass stops
+  without blaming any feed, and the daemon pauses: no pass starts, ``/healthz`` answers 503,
+  and an error line is logged once a minute. A pass is tried again once a minute, or at the
+  next tick when space was freed (see :mod:`ingestd.pause`), after a one-row probe write
+  succeeds; polling then resumes where it stopped (nothing was stored of the interrupted
+  polls, so they are done again).
 """
 
 from __future__ import annotations
@@ -37,16 +43,18 @@ from ingestd import retention
 from ingestd.changes import describe_changes
 from ingestd.config import Settings, load_settings
 from ingestd.endpoints import Endpoints, Liveness
-from ingestd.errors import ConfigError, IngestdError
+from ingestd.errors import ConfigError, IngestdError, StoreFullError
 from ingestd.events import FanOut
 from ingestd.fetch import Fetcher
-from ingestd.listener import Handler, Listener
+from ingestd.listener import Handler, Listener, split_address
 from ingestd.metrics import Metrics
 from ingestd.notify import Notifier, watchdog_period_s
+from ingestd.pause import StorePause
 from ingestd.pipeline import Pipeline, RunSummary
 from ingestd.runner import open_pipeline, open_store
 from ingestd.store import Store
 from ingestd.store.migrations import Migration
+from ingestd.store.upkeep import probe_write
 
 TICK_S = 10.0  # how often the scheduler looks for due feeds
 RETENTION_EVERY_S = 600.0  # how often retention runs (when [retention] days is set)
@@ -82,6 +90,7 @@ class Service:
         self._tick_lock = asyncio.Lock()
         self._deadline: threading.Timer | None = None
         self._watchdog_problem: str | None = None
+        self.pause = StorePause(settings.database_url)
         self.failure: IngestdError | None = None  # why the daemon stopped by itself, if it did
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -186,15 +195,43 @@ class Service:
     # --- scheduler jobs ----------------------------------------------------------------------
 
     async def _tick(self) -> None:
-        """Start a pass unless one is in flight (applying a requested reload first)."""
+        """Start a pass unless one is in flight (applying a requested reload first), or while
+        the store is full, unless a probe finds space again."""
         self.liveness.ticked()
         if self.stopping or self._tick_lock.locked() or _running(self.pass_task):
             return
         async with self._tick_lock:
             if self.reload_requested:
                 await self._reload()
+            if self.pause.problem is not None and not await self._store_has_room():
+                return
             if not self.stopping and self.pipeline is not None:
                 self.pass_task = asyncio.create_task(self._pass(self.pipeline, self.fetcher))
+
+    def _store_full(self, error: StoreFullError) -> None:
+        """Pause: /healthz fails, an error line once a minute, passes wait for space."""
+        self.liveness.store_problem = str(error)
+        self.notifier.status(f"paused: {error}")
+        if self.pause.failed(str(error)):
+            log.error("store full; polling paused until there is space", error=str(error))
+
+    async def _store_has_room(self) -> bool:
+        """Once a minute, or as soon as space was freed, probe the full store with a one-row
+        write; resume when it succeeds."""
+        if self.pipeline is None or not self.pause.retry_due():
+            return False
+        try:
+            await self.pipeline.db(probe_write)
+        except StoreFullError as exc:
+            self._store_full(exc)
+            return False
+        except Exception as exc:  # another store problem: the pass will meet and log it
+            log.warning("store probe failed", error=str(exc) or type(exc).__name__)
+            return True
+        log.info("store has space again; polling resumes")
+        self.liveness.store_problem = None
+        self.pause.resumed()
+        return True
 
     async def _pass(self, pipeline: Pipeline, fetcher: Fetcher | None) -> None:
         assert fetcher is not None
@@ -202,6 +239,9 @@ class Service:
         self.liveness.progressed()
         try:
             summary = await pipeline.run_due(fetcher)
+        except StoreFullError as exc:
+            self._store_full(exc)
+            return
         except Exception:  # e.g. the database went away: log, stay up, try again next tick
             log.exception("pass failed")
             self.notifier.status("last pass failed (see the log); retrying")
@@ -299,6 +339,10 @@ class Service:
                 return
         if new.metrics.listen != old.metrics.listen:
             await self._start_listener(new.metrics.listen, fatal=False)
+        elif self.listener is not None:  # [metrics] public_url may have changed
+            self.endpoints.public_url = new.metrics.public_url or public_url(
+                self.listener.address, self.listener.port
+            )
         self.notifier.ready(self._status_line())
 
     # --- HTTP listener -----------------------------------------------------------------------
@@ -328,7 +372,19 @@ class Service:
         if self.listener is not None:
             await self.listener.close()
         self.listener = listener
-        log.info("listening", address=f"{host}:{port}", paths=sorted(listener.routes))
+        public = self.settings.metrics.public_url or public_url(address, port)
+        self.endpoints.public_url = public
+        log.info(
+            "listening", address=f"{host}:{port}", public_url=public, paths=sorted(listener.routes)
+        )
+
+
+def public_url(address: str, bound_port: int) -> str:
+    """The default public URL of a listener on ``address`` (``host:port``) bound to
+    ``bound_port``: ``http://host:port/`` (IPv6 hosts in brackets)."""
+    host, _ = split_address(address)
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{bound_port}/"
 
 
 def _running(task: asyncio.Task[Any] | None) -> bool:

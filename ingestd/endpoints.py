@@ -1,24 +1,31 @@
-"""The daemon's health and HTTP endpoints: liveness of the scheduling loop, ``/healthz`` and
-``/metrics``.
+"""The daemon's health and HTTP endpoints: liveness of the scheduling loop, ``/healthz``,
+``/metrics``, the deduplicated feeds ``/feed.atom`` and ``/feed.json``, and ``/`` (a page
+linking to them).
 
 Store reads for the endpoints run on their own thread (one), never queued behind the
-pipeline's writer, and give up after ``PROBE_TIMEOUT_S``.
+pipeline's writer, and give up after ``PROBE_TIMEOUT_S``. The feeds' self links and ids come
+from the configured public URL (:attr:`Endpoints.public_url`), never from the request's
+``Host`` header; they answer conditional requests with 304 and gzip when asked
+(:mod:`ingestd.httpcache`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import structlog
 
 from ingestd import export
 from ingestd.errors import NotFoundError, UserError
 from ingestd.events import NoEvents
+from ingestd.httpcache import conditional
 from ingestd.listener import Handler, Request, Response
 from ingestd.metrics import CONTENT_TYPE, Metrics
 from ingestd.store import Store
@@ -42,6 +49,7 @@ class Liveness(NoEvents):
         self.last_tick_wall = time.time()
         self.busy = False
         self.stopping = False
+        self.store_problem: str | None = None  # set while the store is full (the daemon pauses)
 
     def ticked(self) -> None:
         self.last_tick, self.last_tick_wall = time.monotonic(), time.time()
@@ -79,44 +87,75 @@ class Endpoints:
         metrics: Metrics,
         liveness: Liveness,
         feeds_configured: Callable[[], int],
+        public_url: str | None = None,
     ) -> None:
+        """``public_url`` is where readers reach the listener (``http://host:port/``, ending
+        with a slash): the served feeds' id, self link and home page. None: they have none."""
         self.store = store
         self.metrics = metrics
         self.liveness = liveness
         self.feeds_configured = feeds_configured
+        self.public_url = public_url
+        self.started = datetime.now(UTC).replace(microsecond=0)  # an empty feed's update time
         self._probe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingestd-probe")
 
     def routes(self) -> dict[str, Handler]:
         """Path → handler for the listener; the daemon may add its own entries."""
         return {
+            "/": self.index,
             "/metrics": self.metrics_page,
             "/healthz": self.healthz,
             "/feed.atom": self.atom,
             "/feed.json": self.json_feed,
         }
 
+    async def index(self, _request: Request) -> Response:
+        """A small page linking to the feeds (JSON Feed's ``home_page_url``)."""
+        links = "".join(
+            f'<li><a href="{path}">{path}</a>: {html.escape(what)}</li>'
+            for path, what in (
+                ("feed.atom", "deduplicated stories, Atom 1.0"),
+                ("feed.json", "deduplicated stories, JSON Feed 1.1"),
+                ("metrics", "Prometheus metrics"),
+                ("healthz", "health"),
+            )
+        )
+        page = f"<!DOCTYPE html><title>ingestd</title><h1>ingestd</h1><ul>{links}</ul>\n"
+        return Response(200, page.encode(), "text/html; charset=utf-8")
+
     async def atom(self, request: Request) -> Response:
         """The deduplicated stream as Atom 1.0 (``?since=7d&feed=URL&limit=50``)."""
-        return await self._feed(request, export.atom_feed, export.ATOM_MEDIA_TYPE)
+        return await self._feed(request, "atom", export.ATOM_MEDIA_TYPE)
 
     async def json_feed(self, request: Request) -> Response:
         """The deduplicated stream as JSON Feed 1.1 (same query as ``/feed.atom``)."""
-        return await self._feed(request, export.json_feed, export.JSON_FEED_MEDIA_TYPE)
+        return await self._feed(request, "jsonfeed", export.JSON_FEED_MEDIA_TYPE)
 
-    async def _feed(self, request: Request, render: Callable[..., bytes], kind: str) -> Response:
+    async def _feed(self, request: Request, fmt: str, kind: str) -> Response:
+        """A feed document for the query: 400 for an unreadable value, 404 for an unknown
+        feed, 304 when the reader's copy is current."""
         try:
             chosen = export.selection_from_query(request.query, datetime.now(UTC))
         except UserError as exc:
             return Response(400, f"{exc}\n".encode())
-        host = request.headers.get("host", "localhost")
-        self_url = f"http://{host}{request.path}"
+        served = self._served(request)
         try:
-            body = await self.read(
-                lambda tx: render(tx, chosen.since, chosen.feed_url, chosen.limit, self_url)
+            found = await self.read(
+                lambda tx: export.document(tx, fmt, chosen, served, self.started)
             )
         except NotFoundError as exc:
             return Response(404, f"{exc}\n".encode())
-        return Response(200, body, kind)
+        return conditional(request.headers, found.body, found.updated, kind)
+
+    def _served(self, request: Request) -> export.Served | None:
+        """The self link (public URL, path, and the selection's own parameters) and home."""
+        if self.public_url is None:
+            return None
+        asked = [
+            (name, request.query[name][0]) for name in export.QUERY_NAMES if request.query.get(name)
+        ]
+        query = f"?{urlencode(asked)}" if asked else ""
+        return export.Served(f"{self.public_url}{request.path.lstrip('/')}{query}", self.public_url)
 
     def close(self) -> None:
         self._probe.shutdown(wait=False, cancel_futures=True)
@@ -132,8 +171,10 @@ class Endpoints:
         return await asyncio.wait_for(loop.run_in_executor(self._probe, run), PROBE_TIMEOUT_S)
 
     async def healthz(self, _request: Request) -> Response:
-        """200 while the scheduling loop is alive and the store answers; 503 and why, else."""
-        problem = "stopping" if self.liveness.stopping else self.liveness.problem()
+        """200 while the scheduling loop is alive and the store answers and has room; 503
+        and why, else."""
+        live = self.liveness
+        problem = "stopping" if live.stopping else live.store_problem or live.problem()
         if problem is None:
             try:
                 await self.read(ping)

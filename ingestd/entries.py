@@ -26,7 +26,7 @@ class Ready:
     entry_key: str
     article: Article | None  # None: reuse the stored item ``reuse_item``'s article
     signature: Signature | None
-    final_url: str | None
+    final_url: str | None  # the link stored: the page's URL after redirects, or None
     reuse_item: int | None = None
 
 
@@ -67,7 +67,7 @@ def new_item(
 ) -> tuple[NewItem, Signature]:
     """The row to insert for a prepared entry (reusing a stored item's text for the same URL)."""
     entry = ready.entry
-    url = ready.final_url or entry.url
+    url = ready.final_url  # the entry's link if ingestd keeps it (see pipeline._page_url)
     own_host = site_host(url) or site_host(parsed.site_url) or site_host(feed.site_url)
     if ready.reuse_item is not None:
         stored = tx.payload(ready.reuse_item)

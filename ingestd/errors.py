@@ -7,6 +7,8 @@
     │   ├── ConfigError          a missing, malformed or invalid configuration file or value
     │   └── NotFoundError        an id or URL given on the command line names nothing stored
     └── StoreError               the database cannot be opened, migrated or written; exit 1
+        └── StoreFullError       no space left for the database (disk full): the store's
+                                 failure, never recorded against a feed
 
 Expected outcomes of the pipeline (a 304, a duplicate, an empty extraction, a failing feed)
 are values in :mod:`ingestd.model`, never exceptions.
@@ -31,3 +33,8 @@ class NotFoundError(UserError):
 
 class StoreError(IngestdError):
     """The database could not be opened, migrated or written."""
+
+
+class StoreFullError(StoreError):
+    """The disk holding the database is full (SQLite's "database or disk is full", ENOSPC,
+    PostgreSQL's disk_full): a pass stops, the daemon pauses, and no feed is blamed."""

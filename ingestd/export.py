@@ -14,12 +14,17 @@ serves as ``/feed.atom`` and ``/feed.json``.
 An entry's id (``urn:ingestd:story:<n>``, ``n`` the story's first stored item) stays the same
 when a copy joins the story or when the canonical item changes, so feed readers do not show a
 story twice.
+
+Feed text is hostile: only ``http``/``https`` URLs become links (Atom ``link``, JSON Feed
+``url``, ``<a href>`` in the HTML content, republication URLs); another URL (``javascript:``,
+``data:``, a local ``file:``) is left out. C1 controls, bidi overrides and line separators are
+written as character references or ``\\u`` escapes (the same text, never raw bytes a terminal
+would obey); XML 1.0's forbidden characters are dropped.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -29,10 +34,12 @@ from typing import Any
 
 from ingestd.config import parse_duration_s
 from ingestd.errors import NotFoundError, UserError
-from ingestd.opml import xml_safe
+from ingestd.opml import xml_document, xml_safe
+from ingestd.safetext import json_line, json_text
 from ingestd.store import ItemRecord, Transaction
 from ingestd.store import stories as queries
 from ingestd.store.subscriptions import find_feed
+from ingestd.urls import web_url
 
 EXCERPT_WORDS = 60  # words of the canonical text in an entry
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -41,6 +48,7 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 FORMATS = ("atom", "jsonfeed", "jsonl")
 ATOM_MEDIA_TYPE = "application/atom+xml; charset=utf-8"
 JSON_FEED_MEDIA_TYPE = "application/feed+json; charset=utf-8"
+QUERY_NAMES = ("since", "feed", "limit")  # the query parameters a served feed reads
 HTTP_LIMIT = 100  # stories served when the request asks for no number
 MAX_HTTP_LIMIT = 1000  # most stories one request may ask for
 _DURATION = re.compile(r"^\s*\d+(?:\.\d+)?\s*[smhd]\s*$")
@@ -67,14 +75,40 @@ class Selection:
     limit: int | None = None
 
 
+@dataclass(frozen=True)
+class Served:
+    """Where a served document lives: its own URL (Atom ``rel="self"``, JSON Feed
+    ``feed_url``) and the listener's home page (JSON Feed ``home_page_url``; with a trailing
+    slash). Both come from configuration, never from a request's ``Host`` header."""
+
+    self_url: str
+    home_url: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """An exported document and the newest update among its stories (None when empty)."""
+
+    body: bytes
+    updated: datetime | None
+
+
 # --- arguments and reads -----------------------------------------------------------------------
 
 
 def parse_since(text: str, now: datetime) -> datetime:
     """``--since``: an ISO 8601 date or time (UTC unless it says otherwise), or a duration back
-    from ``now`` such as ``7d``, ``12h``, ``90m``; UserError otherwise."""
+    from ``now`` such as ``7d``, ``12h``, ``90m``; UserError otherwise, also for a duration of
+    zero or one reaching before the year 1."""
     if _DURATION.match(text):
-        return now - timedelta(seconds=parse_duration_s(text))
+        try:
+            return now - timedelta(seconds=parse_duration_s(text))
+        except ValueError as exc:  # zero
+            raise UserError(f"export: --since: {exc}") from None
+        except OverflowError:
+            raise UserError(
+                f"export: --since: {text.strip()!r} reaches back before the year 1"
+            ) from None
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -82,7 +116,10 @@ def parse_since(text: str, now: datetime) -> datetime:
             f"export: --since: expected a date such as 2026-11-01 or a duration such as 7d, "
             f"got {text!r}"
         ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    try:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-01:00 is past the year 9999 in UTC
+        raise UserError(f"export: --since: {text.strip()!r} is past the year 9999") from None
 
 
 def selection_from_query(query: Mapping[str, list[str]], now: datetime) -> Selection:
@@ -151,6 +188,37 @@ def feed_title(selection: Selection) -> str:
     return "ingestd: deduplicated stories"
 
 
+def feed_id(selection: Selection, served: Served | None) -> str:
+    """The Atom feed's id: the served feed's home page (else ``urn:ingestd:``) + ``stories``,
+    with the feed it is limited to; the same for every request whatever its ``since``/``limit``."""
+    base = f"{served.home_url}stories" if served else "urn:ingestd:stories"
+    return f"{base}?feed={selection.feed_url}" if selection.feed_url else base
+
+
+def document(
+    tx: Transaction,
+    fmt: str,
+    selection: Selection,
+    served: Served | None = None,
+    empty_updated: datetime | None = None,
+) -> Document:
+    """The selected stories in ``fmt`` (one of :data:`FORMATS`). ``empty_updated`` is an
+    empty Atom feed's update time (default: now)."""
+    if fmt not in FORMATS:
+        raise UserError(f"export: unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
+    found = stories(tx, selection)
+    updated = max((s.updated for s in found), default=None)
+    if fmt == "atom":
+        now = empty_updated or _now()
+        body = atom_document(found, feed_title(selection), served, now, feed_id(selection, served))
+    elif fmt == "jsonfeed":
+        data = json_feed_document(found, feed_title(selection), served)
+        body = (json_text(data, indent=2) + "\n").encode("utf-8")
+    else:
+        body = "".join(json_line(story_object(s)) + "\n" for s in found).encode("utf-8")
+    return Document(body, updated)
+
+
 # --- entry points ------------------------------------------------------------------------------
 
 
@@ -159,11 +227,10 @@ def atom_feed(
     since: datetime | None = None,
     feed_url: str | None = None,
     limit: int | None = None,
-    self_url: str | None = None,
+    served: Served | None = None,
 ) -> bytes:
     """The selected stories as an Atom 1.0 document (UTF-8 bytes)."""
-    selection = Selection(since, feed_url, limit)
-    return atom_document(stories(tx, selection), feed_title(selection), self_url, _now())
+    return document(tx, "atom", Selection(since, feed_url, limit), served).body
 
 
 def json_feed(
@@ -171,12 +238,10 @@ def json_feed(
     since: datetime | None = None,
     feed_url: str | None = None,
     limit: int | None = None,
-    self_url: str | None = None,
+    served: Served | None = None,
 ) -> bytes:
     """The selected stories as a JSON Feed 1.1 document (UTF-8 bytes)."""
-    selection = Selection(since, feed_url, limit)
-    document = json_feed_document(stories(tx, selection), feed_title(selection), self_url)
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return document(tx, "jsonfeed", Selection(since, feed_url, limit), served).body
 
 
 def json_lines(
@@ -186,21 +251,12 @@ def json_lines(
     limit: int | None = None,
 ) -> bytes:
     """The selected stories as JSON Lines: one JSON Feed item object per line."""
-    found = stories(tx, Selection(since, feed_url, limit))
-    lines = [json.dumps(story_object(s), ensure_ascii=False) + "\n" for s in found]
-    return "".join(lines).encode("utf-8")
+    return document(tx, "jsonl", Selection(since, feed_url, limit)).body
 
 
 def export_bytes(tx: Transaction, fmt: str, selection: Selection) -> bytes:
     """The selected stories in ``fmt`` (one of :data:`FORMATS`)."""
-    since, feed_url, limit = selection.since, selection.feed_url, selection.limit
-    if fmt == "atom":
-        return atom_feed(tx, since, feed_url, limit)
-    if fmt == "jsonfeed":
-        return json_feed(tx, since, feed_url, limit)
-    if fmt == "jsonl":
-        return json_lines(tx, since, feed_url, limit)
-    raise UserError(f"export: unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
+    return document(tx, fmt, selection).body
 
 
 def _now() -> datetime:
@@ -210,17 +266,17 @@ def _now() -> datetime:
 # --- JSON Feed ---------------------------------------------------------------------------------
 
 
-def json_feed_document(found: list[Story], title: str, self_url: str | None) -> dict[str, Any]:
+def json_feed_document(found: list[Story], title: str, served: Served | None) -> dict[str, Any]:
     """A JSON Feed 1.1 object for these stories."""
-    document: dict[str, Any] = {
-        "version": JSON_FEED_VERSION,
-        "title": title,
-        "description": "One item per story; the copies other outlets published are listed in "
-        "each item's _ingestd.republications.",
-        "items": [story_object(s) for s in found],
-    }
-    if self_url:
-        document["feed_url"] = self_url
+    document: dict[str, Any] = {"version": JSON_FEED_VERSION, "title": title}
+    if served:
+        document["home_page_url"] = served.home_url
+        document["feed_url"] = served.self_url
+    document["description"] = (
+        "One item per story; the copies other outlets published are listed in "
+        "each item's _ingestd.republications."
+    )
+    document["items"] = [story_object(s) for s in found]
     return document
 
 
@@ -229,7 +285,7 @@ def story_object(story: Story) -> dict[str, Any]:
     head = story.canonical
     item = {
         "id": story.id,
-        "url": head.url,
+        "url": web_url(head.url),
         "title": head.title or None,
         "summary": story.excerpt or None,
         "content_text": _text_content(story),
@@ -251,7 +307,7 @@ def story_object(story: Story) -> dict[str, Any]:
 
 def _republication(item: ItemRecord) -> dict[str, Any]:
     return {
-        "url": item.url,
+        "url": web_url(item.url),
         "site": item.site_host,
         "outlet": item.site_name,
         "feed_url": item.feed_url,
@@ -263,11 +319,11 @@ def _republication(item: ItemRecord) -> dict[str, Any]:
 
 
 def _text_content(story: Story) -> str:
-    parts = [story.excerpt or story.canonical.title or story.canonical.url or ""]
+    parts = [story.excerpt or story.canonical.title or web_url(story.canonical.url) or ""]
     if story.republications:
         parts.append("Also published by:")
         parts += [
-            f"- {_label(r)}: {r.url or '(no link)'} ({_human(r.when)})"
+            f"- {_label(r)}: {web_url(r.url) or '(no link)'} ({_human(r.when)})"
             for r in story.republications
         ]
     return "\n".join(parts)
@@ -276,21 +332,26 @@ def _text_content(story: Story) -> str:
 # --- Atom --------------------------------------------------------------------------------------
 
 
-def atom_document(found: list[Story], title: str, self_url: str | None, now: datetime) -> bytes:
+def atom_document(
+    found: list[Story],
+    title: str,
+    served: Served | None,
+    now: datetime,
+    identifier: str = "urn:ingestd:stories",
+) -> bytes:
     """An Atom 1.0 document for these stories; ``now`` is its update time when it is empty."""
     feed = ET.Element("feed", {"xmlns": ATOM_NS, "xmlns:ingestd": INGESTD_NS})
-    _sub(feed, "id", "urn:ingestd:stories" + (f":{self_url}" if self_url else ""))
+    _sub(feed, "id", identifier)
     _sub(feed, "title", title)
     _sub(feed, "updated", _iso(max((s.updated for s in found), default=now)))
     _sub(_sub(feed, "author"), "name", "ingestd")
     _sub(feed, "generator", "ingestd")
-    if self_url:
-        ET.SubElement(feed, "link", rel="self", href=xml_safe(self_url))
+    if served:
+        ET.SubElement(feed, "link", rel="self", href=xml_safe(served.self_url))
+        ET.SubElement(feed, "link", rel="alternate", href=xml_safe(served.home_url))
     for story in found:
         _atom_entry(feed, story)
-    ET.indent(feed)
-    body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
-    return body + b"\n"
+    return xml_document(feed)
 
 
 def _atom_entry(feed: ET.Element, story: Story) -> None:
@@ -303,12 +364,12 @@ def _atom_entry(feed: ET.Element, story: Story) -> None:
         _sub(entry, "published", _iso(head.published_at))
     if _outlet(head):
         _sub(_sub(entry, "author"), "name", _outlet(head) or "")
-    if head.url:
-        ET.SubElement(entry, "link", rel="alternate", type="text/html", href=xml_safe(head.url))
+    if link := web_url(head.url):
+        ET.SubElement(entry, "link", rel="alternate", type="text/html", href=xml_safe(link))
     for copy in story.republications:
-        if copy.url:
-            link = ET.SubElement(entry, "link", rel="related", href=xml_safe(copy.url))
-            link.set("title", xml_safe(_label(copy)))
+        if link := web_url(copy.url):
+            related = ET.SubElement(entry, "link", rel="related", href=xml_safe(link))
+            related.set("title", xml_safe(_label(copy)))
     if story.excerpt:
         _sub(entry, "summary", story.excerpt).set("type", "text")
     _sub(entry, "content", _html_content(story)).set("type", "html")
@@ -327,12 +388,17 @@ def _html_content(story: Story) -> str:
     parts = [f"<p>{html.escape(story.excerpt or head.title or '')}</p>"]
     if story.republications:
         rows = "".join(
-            f'<li><a href="{html.escape(r.url or "")}">{html.escape(_label(r))}</a>, '
-            f"{html.escape(_human(r.when))}</li>"
-            for r in story.republications
+            f"<li>{_html_link(r)}, {html.escape(_human(r.when))}</li>" for r in story.republications
         )
         parts.append(f"<p>Also published by:</p><ul>{rows}</ul>")
     return "".join(parts)
+
+
+def _html_link(item: ItemRecord) -> str:
+    """The outlet's label, linked to the copy when its URL is http(s)."""
+    label = html.escape(_label(item))
+    link = web_url(item.url)
+    return f'<a href="{html.escape(link)}">{label}</a>' if link else label
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:

@@ -2,7 +2,8 @@
 
 The database holds the one feed list. ``[[feeds]]`` of the configuration file are synced into it
 first (every command here and every start does it): added, renamed, re-timed, and deactivated
-once dropped from the file. Feeds added here are ``source='cli'`` and stay until ``feeds
+once dropped from the file. Only a configuration file read changes them: a command that found
+none leaves them alone. Feeds added here are ``source='cli'`` and stay until ``feeds
 remove``; a feed listed in the file can only be removed there. Removing deactivates: items stay.
 
 ``feeds add`` checks the URL first (``--no-check`` skips it): a feed is added as is; an HTML
@@ -140,8 +141,11 @@ def _fetched(url: str, result: FetchResult) -> Fetched:
 
 
 def sync_config(tx: Transaction, settings: Settings) -> None:
-    """Bring the configured ``[[feeds]]`` into the database (as every start does)."""
-    tx.sync_feeds(settings.feeds, datetime.now(UTC))
+    """Bring the configured ``[[feeds]]`` into the database (as every start does), when a
+    configuration file was read: without one there is no list to sync, and the configured
+    feeds stored (a daemon's, from its file) are left as they are."""
+    if settings.owns_feeds:
+        tx.sync_feeds(settings.feeds, datetime.now(UTC))
 
 
 def refuse_duplicate(tx: Transaction, settings: Settings, url: str) -> None:

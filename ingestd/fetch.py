@@ -5,7 +5,10 @@ problems are :class:`~ingestd.model.FetchFailed` values; only programming errors
 
 * Validators are sent as ``If-None-Match``/``If-Modified-Since``; 304 gives ``NotModified``.
 * Redirects are followed here, at most ``max_redirects`` hops, each checked by the address
-  guard (:mod:`ingestd.netguard`) before a connection is opened. Cookies a redirect sets are
+  guard (:mod:`ingestd.netguard`): its host must be written canonically and, unless private
+  networks are allowed, an IP literal must be public before anything is sent, and a name's
+  addresses are checked by the connector's own resolver, so the connection goes to exactly
+  the addresses checked. Cookies a redirect sets are
   sent on the later hops to its host (a consent or bot check that redirects back), and
   forgotten when the fetch ends: a daemon polling for months keeps no cookie store.
 * ``max_bytes`` bounds the *decoded* body: gzip/deflate are inflated here chunk by chunk, never
@@ -125,7 +128,8 @@ class Fetcher:
         self._settings = settings
         self._turns = turns
         self._proxy = URL(settings.proxy) if settings.proxy else None
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = None  # guarded, unless through a proxy
+        self._private: aiohttp.ClientSession | None = None  # unguarded: allow_private requests
         self._absolute: aiohttp.ClientSession | None = None  # made for the first absolute form
         self._https_absolute = False  # the proxy does not tunnel: send https in absolute form
         self._global = asyncio.Semaphore(settings.max_concurrency)
@@ -133,22 +137,28 @@ class Fetcher:
         self._next_start: dict[str, float] = {}  # host → loop time its next request may start
 
     async def __aenter__(self) -> Fetcher:
-        self._session = self._make_session(_Request)
+        self._session = self._make_session(_Request, guarded=self._proxy is None)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for session in (self._session, self._absolute):
+        for session in (self._session, self._private, self._absolute):
             if session is not None:
                 await session.close()
-        self._session = self._absolute = None
+        self._session = self._private = self._absolute = None
 
-    def _make_session(self, request_class: type[aiohttp.ClientRequest]) -> aiohttp.ClientSession:
+    def _make_session(
+        self, request_class: type[aiohttp.ClientRequest], guarded: bool = False
+    ) -> aiohttp.ClientSession:
         """A session with the configured timeouts and connection limit, no environment proxy
         and no decoding of the body (see :func:`_read_limited`). TLS certificates are checked
-        against the system's store (``SSL_CERT_FILE``/``SSL_CERT_DIR`` are honoured)."""
+        against the system's store (``SSL_CERT_FILE``/``SSL_CERT_DIR`` are honoured).
+        ``guarded``: names resolve through :class:`~ingestd.netguard.GuardedResolver`."""
         settings = self._settings
+        resolver = netguard.GuardedResolver() if guarded else None
         return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=settings.max_concurrency, limit_per_host=0),
+            connector=aiohttp.TCPConnector(
+                limit=settings.max_concurrency, limit_per_host=0, resolver=resolver
+            ),
             timeout=aiohttp.ClientTimeout(
                 total=None, connect=settings.timeout_s, sock_read=settings.timeout_s
             ),
@@ -196,7 +206,9 @@ class Fetcher:
             if refusal is not None:
                 return refusal
             host = current.raw_host or ""
-            outcome = await self._hop(current, _with_cookies(headers, jars.get(host)))
+            outcome = await self._hop(
+                current, _with_cookies(headers, jars.get(host)), allow_private
+            )
             if not isinstance(outcome, _Redirect):
                 moved = str(current) if hop and permanent else None
                 return _with_move(outcome, moved)
@@ -210,18 +222,19 @@ class Fetcher:
         return _failed(str(current), f"more than {limit} redirects from {url}")
 
     async def _guard(self, url: URL, allow_private: bool) -> FetchFailed | None:
-        """Refuse a hop whose host is missing or (unless allowed) in a private network."""
+        """Refuse a hop whose host is missing or not written canonically, or (unless allowed)
+        an IP literal or ``localhost`` in a private network. Names are checked as they are
+        resolved for the connection (see :meth:`_make_session`), not here."""
         host = url.raw_host
         if not host:
             return _failed(str(url), f"no host in URL {url}")
+        problem = netguard.host_problem(host)
+        if problem is not None:
+            return _failed(str(url), f"{problem} in {url}")
         if allow_private:
             return None
         port = url.port or _DEFAULT_PORTS[url.scheme]
-        try:
-            blocked = await netguard.forbidden_address(host, port, resolve=self._proxy is None)
-        except OSError as exc:
-            reason = f"cannot resolve {host} for {url}: {exc.strerror or exc}"
-            return FetchFailed(str(url), FailureKind.TRANSIENT, reason)
+        blocked = await netguard.forbidden_address(host, port, resolve=False)
         if blocked is not None:
             return _failed(str(url), f"blocked private address {blocked} for {url}")
         return None
@@ -293,29 +306,46 @@ class Fetcher:
             self._next_start = {h: t for h, t in self._next_start.items() if t > now}
         return start - now
 
-    async def _hop(self, url: URL, headers: dict[str, str]) -> FetchResult | _Redirect:
-        """One request, classified; transport errors become TRANSIENT failures.
+    async def _hop(
+        self, url: URL, headers: dict[str, str], allow_private: bool
+    ) -> FetchResult | _Redirect:
+        """One request, classified; transport errors become TRANSIENT failures, an address the
+        guard refuses a PERMANENT one.
 
         ``total_timeout_s`` bounds the request itself (connection, answer and body), not the
         wait for the host's slot and turn: politeness towards a busy host is no failure."""
-        if self._session is None:
-            raise RuntimeError("Fetcher used outside 'async with'")
+        session = self._session_for(allow_private)
         async with self._slot(url.raw_host or ""):
             limit = self._settings.total_timeout_s
+            budget = asyncio.timeout(limit)
             try:
-                async with asyncio.timeout(limit):
-                    response = await self._open(self._session, url, headers)
+                async with budget:
+                    response = await self._open(session, url, headers)
                     try:
                         return await self._outcome(url, response)
                     finally:
                         response.release()
             except aiohttp.InvalidURL as exc:
                 return _failed(str(url), f"invalid URL {url}: {exc}")
+            except TimeoutError as exc:  # before OSError, its base class: which limit fired
+                if budget.expired():
+                    reason = f"no complete answer within {limit:g} s (total_timeout_s) from {url}"
+                    return FetchFailed(str(url), FailureKind.TRANSIENT, reason)
+                return _transport_failure(str(url), exc, self._settings.timeout_s)
+            except aiohttp.ClientConnectorError as exc:
+                return _connector_failure(url, exc, self._settings.timeout_s)
             except (aiohttp.ClientError, OSError) as exc:
                 return _transport_failure(str(url), exc, self._settings.timeout_s)
-            except TimeoutError:
-                reason = f"no complete answer within {limit:g} s from {url}"
-                return FetchFailed(str(url), FailureKind.TRANSIENT, reason)
+
+    def _session_for(self, allow_private: bool) -> aiohttp.ClientSession:
+        """The guarded session, or (private networks allowed, no proxy) an unguarded one."""
+        if self._session is None:
+            raise RuntimeError("Fetcher used outside 'async with'")
+        if not allow_private or self._proxy is not None:
+            return self._session
+        if self._private is None:
+            self._private = self._make_session(_Request)
+        return self._private
 
     async def _open(
         self, session: aiohttp.ClientSession, url: URL, headers: dict[str, str]
@@ -570,13 +600,28 @@ def _transport_failure(
     url: str, exc: aiohttp.ClientError | OSError, timeout_s: float
 ) -> FetchFailed:
     """A TRANSIENT failure for a timeout, connection or proxy problem."""
-    if isinstance(exc, TimeoutError):
-        reason = f"timed out after {timeout_s:g} s fetching {url}"
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        reason = f"no connection within {timeout_s:g} s (timeout_s) to {url}"
+    elif isinstance(exc, TimeoutError):
+        reason = f"no data for {timeout_s:g} s (timeout_s) from {url}"
     elif isinstance(exc, aiohttp.ClientHttpProxyError):
         reason = f"proxy answered CONNECT with {exc.status} {exc.message} for {url}"
     else:
         reason = f"connection failed for {url}: {str(exc) or type(exc).__name__}"
     return FetchFailed(url, FailureKind.TRANSIENT, reason)
+
+
+def _connector_failure(
+    url: URL, exc: aiohttp.ClientConnectorError, timeout_s: float
+) -> FetchFailed:
+    """A refused address (PERMANENT), a name that does not resolve, or no connection."""
+    cause = exc.os_error
+    if isinstance(cause, netguard.ForbiddenAddressError):
+        return _failed(str(url), f"blocked private address {cause.address} for {url}")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        reason = f"cannot resolve {url.raw_host} for {url}: {cause.strerror or cause}"
+        return FetchFailed(str(url), FailureKind.TRANSIENT, reason)
+    return _transport_failure(str(url), exc, timeout_s)
 
 
 def _failed(url: str, reason: str, status: int | None = None) -> FetchFailed:

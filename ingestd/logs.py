@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from ingestd.safetext import visible
+
 # Tracebacks as data, without local variables: a frame's locals (a feed's whole body, say)
 # would make one log line tens of kilobytes long.
 _TRACEBACKS = structlog.processors.ExceptionRenderer(
@@ -30,6 +32,7 @@ def configure(verbose: bool = False, json_output: bool | None = None) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _TRACEBACKS if as_json else structlog.dev.set_exc_info,
             _drop_none,
+            _visible_text,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
@@ -46,3 +49,13 @@ def _drop_none(
 ) -> structlog.types.EventDict:
     """Leave out fields whose value is None, so every line stays short."""
     return {key: value for key, value in event.items() if value is not None}
+
+
+def _visible_text(
+    _logger: object, _method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """Spell out control characters in text fields (feed URLs, titles and errors come from
+    strangers; on a terminal an escape sequence in them would be obeyed)."""
+    return {
+        key: visible(value) if isinstance(value, str) else value for key, value in event.items()
+    }

@@ -1,17 +1,18 @@
 """Address guard: refuse hosts in loopback, private or otherwise non-public networks.
 
 It keeps a feed, or a redirect a feed serves, from making ingestd fetch internal services
-(server-side request forgery). The fetch stage asks it about the host of every hop before any
-connection is opened.
+(server-side request forgery).
 
-* IP literals are judged directly, including IPv4 embedded in IPv6 (IPv4-mapped, 6to4, NAT64)
-  and the legacy IPv4 spellings a resolver accepts (``127.1``, ``0x7f000001``, ``2130706433``).
+* :func:`host_problem`: a host that is not written canonically (percent-encoded, a legacy IPv4
+  spelling such as ``127.1``, ``0x7f000001`` or ``2130706433``, empty labels, spaces) is
+  refused before anything else, so no proxy or resolver can read it differently from us.
+* IP literals are judged directly, including IPv4 embedded in IPv6 (IPv4-mapped, 6to4, NAT64).
 * ``localhost`` and names under ``.localhost`` are always refused (RFC 6761).
-* Other names are resolved with the running loop's ``getaddrinfo`` and refused when any address
-  is refused; when a proxy resolves names instead (``resolve=False``) they are let through.
-
-The connection is not pinned to the address checked here, so a name that resolves differently
-a moment later (DNS rebinding) is not caught.
+* Other names are judged inside the HTTP client's own connection path:
+  :class:`GuardedResolver` is the resolver of aiohttp's connector, and the connector connects
+  only to the addresses it returns, all checked. There is no second lookup a name could
+  answer differently (DNS rebinding). When a proxy resolves names instead, they are let
+  through (the proxy is trusted).
 """
 
 from __future__ import annotations
@@ -21,10 +22,71 @@ import ipaddress
 import re
 import socket
 
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _LEGACY_IPV4 = re.compile(r"[0-9a-fA-FxX.]+")
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+
+
+class ForbiddenAddressError(OSError):
+    """A name resolved to an address the guard refuses (raised inside the connector)."""
+
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(f"blocked private address {address} for {host}")
+        self.host = host
+        self.address = address
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's threaded resolver (the loop's ``getaddrinfo``), refusing a name when any of
+    its addresses is forbidden: what is checked is what the connector connects to."""
+
+    def __init__(self) -> None:
+        self._inner = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """The addresses of ``host``; :class:`ForbiddenAddressError` when one is forbidden."""
+        if _local_name(host):
+            raise ForbiddenAddressError(host, host)
+        found = await self._inner.resolve(host, port, family)
+        for info in found:
+            address = ipaddress.ip_address(info["host"])
+            if is_forbidden(address):
+                raise ForbiddenAddressError(host, str(address))
+        return found
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` (a URL's host as yarl gives it: lower case, IDNA-encoded) is not written
+    canonically, or None: a bracket-less IPv6 literal, a dotted-quad IPv4 address, or a DNS
+    name of letters, digits, ``-`` and ``_`` in non-empty labels (a final dot allowed)."""
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host.strip("[]"))
+        except ValueError:
+            return f"malformed IPv6 host {host!r}"
+        return None
+    name = host.removesuffix(".")
+    if not name or len(name) > 253:
+        return f"malformed host {host!r}"
+    if _LEGACY_IPV4.fullmatch(name) and parse_literal(name) is not None:
+        try:
+            ipaddress.IPv4Address(name)
+        except ValueError:
+            return f"non-canonical IPv4 host {host!r} (write it as a dotted quad)"
+        return None
+    if not all(_LABEL.fullmatch(label) for label in name.split(".")):
+        return f"non-canonical host name {host!r}"
+    return None
 
 
 def is_forbidden(address: IPAddress) -> bool:
@@ -59,6 +121,12 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     return None
 
 
+def _local_name(host: str) -> bool:
+    """``localhost`` or a name under ``.localhost`` (always loopback, RFC 6761)."""
+    name = host.rstrip(".").lower()
+    return name == "localhost" or name.endswith(".localhost")
+
+
 def parse_literal(host: str) -> IPAddress | None:
     """The address ``host`` spells, if it is an IP literal (brackets and legacy IPv4 allowed)."""
     text = host.strip("[]")
@@ -82,7 +150,7 @@ async def forbidden_address(host: str, port: int, *, resolve: bool = True) -> st
     Raises :class:`OSError` (``socket.gaierror``) when a name must be resolved and cannot be.
     """
     name = host.rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost"):
+    if _local_name(name):
         return name
     literal = parse_literal(name)
     if literal is not None:

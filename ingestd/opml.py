@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.parsers import expat
 
+from ingestd.safetext import xml_references
+
 _NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -198,6 +200,14 @@ def write_opml(title: str, outlines: Iterable[Outline], created: datetime) -> by
         if outline.html_url:
             attrs["htmlUrl"] = xml_safe(outline.html_url)
         ET.SubElement(body, "outline", attrs)
+    return xml_document(root)
+
+
+def xml_document(root: ET.Element) -> bytes:
+    """``root`` indented and serialised as UTF-8 with an XML declaration; DEL, C1 controls,
+    bidi overrides and line separators in it are character references (see
+    :func:`ingestd.safetext.xml_references`)."""
     ET.indent(root)
-    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return document + b"\n"
+    markup = ET.tostring(root, encoding="unicode")
+    declaration = "<?xml version='1.0' encoding='utf-8'?>\n"
+    return (declaration + xml_references(markup) + "\n").encode("utf-8")

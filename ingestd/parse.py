@@ -39,7 +39,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     site = channel.get("link")
     return ParsedFeed(
         title=str(channel.get("title", "") or "").strip(),
-        site_url=urljoin(url, site) if site else None,
+        site_url=urljoin(url, _unmangled(str(site))) if site else None,
         entries=entries,
         ttl_s=_ttl_s(channel.get("ttl")),
         update_period_s=_update_period_s(
@@ -53,11 +53,21 @@ def _entry(raw: Any, base_url: str) -> FeedEntry:
     guid = raw.get("id") or None
     return FeedEntry(
         guid=str(guid).strip() if guid else None,
-        url=urljoin(base_url, str(link).strip()) if link else None,
+        url=urljoin(base_url, _unmangled(str(link).strip())) if link else None,
         title=str(raw.get("title", "") or "").strip(),
         published=_when(raw.get("published_parsed") or raw.get("updated_parsed")),
         content_html=_content(raw),
     )
+
+
+def _unmangled(link: str) -> str:
+    """``link`` as the feed wrote it, where feedparser changed it: feedparser drops every
+    slash after ``scheme://`` (its ``_urifixer``), which turns ``file:///tmp/a.html`` into
+    ``file://tmp/a.html``, a file on a host named "tmp". A ``file://`` URL never names a
+    remote host that ingestd could read, so the path is given its leading slash back."""
+    if link[:7].lower() == "file://" and not link[7:].startswith(("/", "localhost/")):
+        return "file:///" + link[7:]
+    return link
 
 
 def _alternate_link(raw: Any) -> str | None:

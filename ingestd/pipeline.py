@@ -26,7 +26,7 @@ import structlog
 from ingestd import entries, feedrows, feedstate, schedule, work
 from ingestd.config import FeedConfig, Settings
 from ingestd.dedup.params import signature_params
-from ingestd.errors import NotFoundError
+from ingestd.errors import NotFoundError, StoreError, StoreFullError
 from ingestd.events import NoEvents, PipelineEvents
 from ingestd.fetch import Fetcher
 from ingestd.model import (
@@ -44,7 +44,7 @@ from ingestd.model import (
 )
 from ingestd.store import FeedRecord, PollRecord, Store, Transaction
 from ingestd.store.upkeep import forget_pruned
-from ingestd.urls import normalize_url
+from ingestd.urls import normalize_url, web_url
 from ingestd.writer import Writer
 
 log = structlog.get_logger("ingestd.poll")
@@ -122,6 +122,7 @@ class Pipeline:
         self.feed_configs = {feed.url: feed for feed in settings.feeds}
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = False  # set by the daemon on SIGTERM: the pass claims no more feeds
+        self.stranded: list[int] = []  # feeds whose claims a full store kept us from releasing
 
     async def db(self, fn: Callable[[Transaction], _T], write: bool = True) -> _T:
         """Run ``fn`` in a transaction on the writer thread (shared with the functions queued
@@ -174,7 +175,16 @@ class Pipeline:
         broken.shutdown(wait=False, cancel_futures=True)
 
     async def sync_feeds(self) -> None:
-        """Bring the configured feeds into the store; say which intervals are out of bounds."""
+        """Bring the configured feeds into the store; say which intervals are out of bounds.
+        Without a configuration file (``settings.owns_feeds`` False) the stored configured
+        feeds are left as they are: only the file that lists them may change them."""
+        if not self.settings.owns_feeds:
+            log.warning(
+                "no configuration file found; the configured feeds stored are kept as they are"
+            )
+            return
+        if self.settings.source is not None:
+            log.info("configuration", file=str(self.settings.source))
         feeds = self.settings.feeds
         bounds = self.settings.schedule
         for feed in feeds:
@@ -191,7 +201,15 @@ class Pipeline:
 
     async def run_due(self, fetcher: Fetcher) -> RunSummary:
         """Poll every due feed once: claim feeds (a lease, so that several workers sharing the
-        database never poll one feed twice) and poll them concurrently until none is due."""
+        database never poll one feed twice) and poll them concurrently until none is due.
+
+        When the store runs out of space (:class:`StoreFullError`) no more feeds are claimed,
+        the polls in flight end (nothing of theirs is stored, no feed is blamed), their
+        claims are given back (or at the next pass, if even that cannot be written), and the
+        error is raised."""
+        if self.stranded:
+            left, self.stranded = self.stranded, []
+            await self.db(lambda tx: tx.release_claims(left, self.worker_id))
         now = datetime.now(UTC)
         due = await self.db(lambda tx: tx.count_due_feeds(now), write=False)
         self.events.pass_started(due)
@@ -199,22 +217,32 @@ class Pipeline:
         workers = max(1, self.settings.http.max_concurrency)
         claims = _Claims(self, now, batch=workers)
         try:
-            await asyncio.gather(
-                *(self._poll_claimed(fetcher, summary, claims) for _ in range(workers))
+            outcomes = await asyncio.gather(
+                *(self._poll_claimed(fetcher, summary, claims) for _ in range(workers)),
+                return_exceptions=True,
             )
         finally:
-            await claims.give_back()
+            try:
+                await claims.give_back()
+            except StoreError:  # full: the next pass gives them back
+                self.stranded = claims.unreleased
+        errors = [e for e in outcomes if isinstance(e, BaseException)]
+        if errors:
+            raise next((e for e in errors if isinstance(e, StoreFullError)), errors[0])
         await self.prune_index()
         return summary
 
     async def _poll_claimed(self, fetcher: Fetcher, summary: RunSummary, claims: _Claims) -> None:
         """Take one claimed feed at a time and poll it, until none is left (a feed that comes
-        due again during the pass waits for the next pass)."""
+        due again during the pass waits for the next pass) or the store is full."""
         while not self.stopping and (claimed := await claims.next()):
             feed, claimed_at = claimed
             renewal = asyncio.create_task(self._keep_lease(feed.id, claimed_at))
             try:
                 summary.add(await self.poll(feed, fetcher))
+            except StoreFullError:
+                claims.halt(feed)
+                raise
             finally:
                 renewal.cancel()
 
@@ -303,6 +331,8 @@ class Pipeline:
         structlog.contextvars.bind_contextvars(feed=feed.url)
         try:
             outcome = await self._poll(feed, fetcher, started)
+        except StoreFullError:  # the store's failure, not the feed's: nothing is recorded
+            raise
         except Exception as exc:  # the per-feed guard: record, log, carry on with other feeds
             error = f"internal error: {type(exc).__name__}: {exc}"
             log.exception("poll crashed", feed=feed.url)
@@ -400,7 +430,7 @@ class Pipeline:
         url = _page_url(feed, entry)
         if url and (reuse := stored.get(key)) is not None:
             return entries.Ready(entry, key, None, None, url, reuse_item=reuse)
-        note = "the entry has no link"
+        note = _dropped_link(entry.url) if entry.url and not url else "the entry has no link"
         if url and self.settings.extract.fetch_pages:
             page = await self._fetch(
                 fetcher, "page", url, feed, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -532,12 +562,16 @@ class _Claims:
         self._waiting: list[tuple[FeedRecord, float]] = []  # next feed last
         self._lock = asyncio.Lock()
         self._exhausted = False
+        self._interrupted: list[int] = []  # feeds whose poll the full store stopped
+        self.unreleased: list[int] = []  # what give_back could not release
 
     async def next(self) -> tuple[FeedRecord, float] | None:
         """A claimed feed and when it was claimed (``time.monotonic()``); None when no feed is
         due any more."""
         async with self._lock:
-            if not self._waiting and not self._exhausted:
+            if self._exhausted:
+                return None
+            if not self._waiting:
                 pipeline, due_at, batch = self._pipeline, self._due_at, self._batch
                 feeds = await pipeline.db(lambda tx: pipeline.claim(tx, due_at, batch))
                 claimed_at = time.monotonic()
@@ -545,13 +579,21 @@ class _Claims:
                 self._exhausted = not feeds
             return self._waiting.pop() if self._waiting else None
 
+    def halt(self, feed: FeedRecord) -> None:
+        """The store is full: claim no more feeds; ``feed``'s poll was stopped by it."""
+        self._exhausted = True
+        self._interrupted.append(feed.id)
+
     async def give_back(self) -> None:
-        """Release the leases of claimed feeds that were not polled (the pass was stopped)."""
-        left = [feed.id for feed, _ in self._waiting]
-        self._waiting = []
+        """Release the leases of claimed feeds that were not polled (the pass was stopped) or
+        whose poll the full store stopped; :attr:`unreleased` names them if that fails."""
+        left = [feed.id for feed, _ in self._waiting] + self._interrupted
+        self._waiting, self._interrupted = [], []
         if left:
             owner = self._pipeline.worker_id
+            self.unreleased = left
             await self._pipeline.db(lambda tx: tx.release_claims(left, owner))
+            self.unreleased = []
 
 
 def _validators(feed: FeedRecord) -> Validators:
@@ -562,11 +604,22 @@ _REUSABLE_SCHEMES = ("http", "https", "file")  # links whose stored page an entr
 
 
 def _page_url(feed: FeedRecord, entry: FeedEntry) -> str | None:
-    """The entry's link, unless a remote feed points at a local file (never read for it)."""
+    """The entry's link as stored and fetched: an http(s) URL, or a ``file:`` URL in a
+    ``file:`` feed (a remote feed's ``file:`` link is never read). Any other link
+    (``javascript:``, ``data:``, ...) is dropped: feed text is hostile, and ingestd serves
+    and shows the links it stores."""
     url = entry.url
-    if url and url.startswith("file:") and not feed.url.startswith("file:"):
-        return None
-    return url
+    if url and url.startswith("file:") and feed.url.startswith("file:"):
+        return url
+    return web_url(url)
+
+
+def _dropped_link(url: str) -> str:
+    """The note stored on an item whose entry's link was dropped."""
+    scheme = url.partition(":")[0].lower() if ":" in url else "relative"
+    if len(scheme) > 20 or not scheme.replace("+", "").replace("-", "").isalnum():
+        scheme = "unusable"
+    return f"the entry's {scheme}: link was dropped (only http and https links are kept)"
 
 
 def _fresh_entries(

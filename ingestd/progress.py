@@ -33,6 +33,7 @@ from rich.progress import (
 )
 
 from ingestd.events import NoEvents, PipelineEvents
+from ingestd.safetext import visible
 
 _COUNTS = (
     "{task.fields[items]} new items, {task.fields[republications]} republications, "
@@ -72,7 +73,9 @@ class ProgressBar(NoEvents):
         self.republications += republications
         if outcome == "failed":
             self.failures += 1
-            self.console.print(f"[red]failed[/red] {escape(feed_url)} (see `ingest feeds list`)")
+            self.console.print(
+                f"[red]failed[/red] {escape(visible(feed_url))} (see `ingest feeds list`)"
+            )
         self.progress.update(
             self.task,
             advance=1,

@@ -1,8 +1,12 @@
-"""Human output: rich tables for clusters and items, JSON Lines for machines."""
+"""Human output: rich tables for clusters and items, JSON Lines for machines.
+
+Stored text (titles, URLs, sites, errors) is hostile: it reaches rich only as :class:`Text`
+(never parsed as markup or emoji codes) and through :func:`ingestd.safetext.visible` (control
+characters spelled out, never obeyed by the terminal).
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -12,19 +16,33 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ingestd.safetext import json_line, visible_or_empty
+
 
 def json_lines(objects: Iterable[dict[str, Any]]) -> None:
-    """One JSON object per line on stdout."""
+    """One JSON object per line on stdout (see :func:`ingestd.safetext.json_line`)."""
     for obj in objects:
-        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_line(obj) + "\n")
+
+
+def _text(value: object, style: str = "") -> Text:
+    """Stored ``value`` as plain text for rich: no markup, controls spelled out."""
+    return Text(visible_or_empty(value), style=style)
 
 
 PIPE_WIDTH = 160  # columns used when stdout is not a terminal (rich would assume 80)
 
 
 def _console() -> Console:
-    """A console as wide as the terminal, or ``PIPE_WIDTH`` when output is piped."""
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
+    """A console as wide as the terminal, or ``PIPE_WIDTH`` when output is piped. Markup,
+    emoji codes and highlighting are off: what it prints is data."""
+    return Console(
+        soft_wrap=False,
+        width=None if sys.stdout.isatty() else PIPE_WIDTH,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )
 
 
 def _when(value: str | None) -> str:
@@ -37,22 +55,25 @@ def _when(value: str | None) -> str:
 # and last error under its URL.
 NARROW = 110
 Column = tuple[str, str]  # (header, kind): "short", "text" or "url"
-Cell = str | RenderableType
+Cell = Text | RenderableType
 
 
 def _narrow(console: Console) -> bool:
     return console.width < NARROW
 
 
-def _stacked(main: str, *notes: tuple[str | None, str], cut: bool = False) -> Cell:
+def _stacked(main: object, *notes: tuple[object, str], cut: bool = False) -> Cell:
     """``main`` (cut with an ellipsis when ``cut``) and styled notes on the lines below it;
     dim notes (sites, feeds) are cut too, others (errors) wrap."""
-    lines = [Text(main, overflow="ellipsis", no_wrap=True) if cut else Text(main)]
-    lines += [
-        Text(note, style=style, overflow="ellipsis", no_wrap=style == "dim")
-        for note, style in notes
-        if note
-    ]
+    first = _text(main)
+    if cut:
+        first.overflow, first.no_wrap = "ellipsis", True
+    lines = [first]
+    for note, style in notes:
+        if note:
+            line = _text(note, style)
+            line.overflow, line.no_wrap = "ellipsis", style == "dim"
+            lines.append(line)
     return Group(*lines) if len(lines) > 1 else lines[0]
 
 
@@ -61,7 +82,7 @@ def _table(title: str | None, columns: list[Column], rows: list[list[Cell]]) -> 
     table = Table(title=title, expand=False)
     for index, (header, kind) in enumerate(columns):
         if kind == "short":
-            cells = [len(cell) for row in rows if isinstance(cell := row[index], str)]
+            cells = [cell.cell_len for row in rows if isinstance(cell := row[index], Text)]
             table.add_column(header, no_wrap=True, min_width=max([len(header), *cells]))
         elif kind == "url":
             table.add_column(header, overflow="ellipsis", max_width=60, min_width=12)
@@ -83,9 +104,15 @@ def clusters_table(clusters: list[dict[str, Any]]) -> None:
     for c in clusters:
         canon = c["canonical"]
         title, site = canon["title"] or canon["url"] or "", canon["site"] or ""
-        first = [_stacked(title, (site, "dim"))] if narrow else [title, site]
+        first = [_stacked(title, (site, "dim"))] if narrow else [_text(title), _text(site)]
         rows.append(
-            [str(c["id"]), str(c["size"]), *first, _when(canon["published"]), c["canonical_reason"]]
+            [
+                _text(c["id"]),
+                _text(c["size"]),
+                *first,
+                _text(_when(canon["published"])),
+                _text(c["canonical_reason"]),
+            ]
         )
     columns: list[Column] = [("id", "short"), ("size", "short"), ("canonical item", "text")]
     columns += [] if narrow else [("site", "url")]
@@ -97,21 +124,44 @@ def cluster_detail(cluster: dict[str, Any]) -> None:
     """The canonical item and every republication with similarity and reason."""
     console = _console()
     canon = cluster["canonical"]
-    console.print(f"[bold]Cluster {cluster['id']}[/bold]: {cluster['size']} items")
-    console.print(f"Canonical: [bold]{canon['title']}[/bold]")
     console.print(
-        f"  {canon['url']}  (feed {canon['feed_url']}, published {_when(canon['published'])})"
+        Text.assemble(("Cluster " + str(cluster["id"]), "bold"), f": {cluster['size']} items")
+    )
+    console.print(Text.assemble("Canonical: ", _text(canon["title"], "bold")))
+    console.print(
+        Text.assemble(
+            "  ",
+            _text(canon["url"]),
+            "  (feed ",
+            _text(canon["feed_url"]),
+            f", published {_when(canon['published'])})",
+        )
     )
     console.print(
-        f"  chosen because: {cluster['canonical_reason']}: {cluster['canonical_evidence']}"
+        Text.assemble(
+            "  chosen because: ",
+            _text(cluster["canonical_reason"]),
+            ": ",
+            _text(cluster["canonical_evidence"]),
+        )
     )
     narrow = _narrow(console)
     rows: list[list[Cell]] = []
     for rep in cluster["republications"]:
         url, feed = rep["url"] or "", rep["feed_url"]
-        first = [_stacked(url, (f"feed {feed}", "dim"), cut=True)] if narrow else [url, feed]
+        first = (
+            [_stacked(url, (f"feed {feed}", "dim"), cut=True)]
+            if narrow
+            else [_text(url), _text(feed)]
+        )
         rows.append(
-            [str(rep["id"]), *first, _when(rep["published"]), _similarity(rep), rep["reason"] or ""]
+            [
+                _text(rep["id"]),
+                *first,
+                _text(_when(rep["published"])),
+                _text(_similarity(rep)),
+                _text(rep["reason"]),
+            ]
         )
     columns: list[Column] = [("item", "short"), ("url", "url")]
     columns += [] if narrow else [("feed", "url")]
@@ -135,9 +185,17 @@ def items_table(items: list[dict[str, Any]]) -> None:
     rows: list[list[Cell]] = []
     for item in items:
         title, site = item["title"] or item["url"] or "", item["site"] or ""
-        first = [_stacked(title, (site, "dim"))] if narrow else [title, site]
-        cluster = str(item["cluster_id"] or "-")
-        rows.append([str(item["id"]), *first, _when(item["published"]), item["role"], cluster])
+        first = [_stacked(title, (site, "dim"))] if narrow else [_text(title), _text(site)]
+        cluster = item["cluster_id"] or "-"
+        rows.append(
+            [
+                _text(item["id"]),
+                *first,
+                _text(_when(item["published"])),
+                _text(item["role"]),
+                _text(cluster),
+            ]
+        )
     columns: list[Column] = [("id", "short"), ("title", "text")]
     columns += [] if narrow else [("site", "url")]
     columns += [("published", "short"), ("role", "short"), ("cluster", "short")]
@@ -156,11 +214,12 @@ def feeds_table(feeds: list[dict[str, Any]]) -> None:
         name, error = feed["name"] or feed["title"] or "", feed["last_error"] or ""
         status = feed["status"] if feed["active"] else "removed"
         when = _when(feed["next_poll"]) if feed["next_poll"] else "due"
+        short = [_text(feed["source"]), _text(status), _text(when)]
         if narrow:
             cell = _stacked(feed["url"], (name, "dim"), (error, "red"), cut=True)
-            rows.append([cell, feed["source"], status, when])
+            rows.append([cell, *short])
         else:
-            rows.append([feed["url"], name, feed["source"], status, when, error])
+            rows.append([_text(feed["url"]), _text(name), *short, _text(error)])
     columns: list[Column] = [("feed" if narrow else "url", "url")]
     columns += [] if narrow else [("name", "text")]
     columns += [("source", "short"), ("status", "short"), ("next poll", "short")]
@@ -182,15 +241,17 @@ def eval_report(
     )
     for pair in wrong:
         console.print(
-            f"{pair['kind']}: {pair['a']} ~ {pair['b']}  Jaccard {pair['jaccard']:.2f}, "
-            f"containment {pair['containment_a']:.2f}/{pair['containment_b']:.2f}; "
-            f"direct verdict: {pair['direct_verdict']} ({pair['why']})"
+            _text(
+                f"{pair['kind']}: {pair['a']} ~ {pair['b']}  Jaccard {pair['jaccard']:.2f}, "
+                f"containment {pair['containment_a']:.2f}/{pair['containment_b']:.2f}; "
+                f"direct verdict: {pair['direct_verdict']} ({pair['why']})"
+            )
         )
     kinds = Counter(v["quality"] for v in verdicts)
     console.print("text verdicts: " + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())))
     for found in verdicts:
         if found["quality"] != "article":
-            console.print(f"  {found['id']}: {found['note']}")
+            console.print(_text(f"  {found['id']}: {found['note']}"))
 
 
 def _link_words(link: dict[str, Any] | None) -> str:
@@ -208,13 +269,23 @@ def explanation(found: dict[str, Any]) -> None:
     console = _console()
     for side in ("a", "b"):
         item = found[side]
-        console.print(f"[bold]{side.upper()}[/bold] item {item['id']}: {item['title'] or '-'}")
         console.print(
-            f"   {item['url']}  ({item['site'] or '-'}, {item['words']} words, {item['role']})"
+            Text.assemble(
+                (side.upper(), "bold"), f" item {item['id']}: ", _text(item["title"] or "-")
+            )
         )
-        console.print(f"   text: {item['quality_note'] or item['quality']}")
+        console.print(
+            Text.assemble(
+                "   ",
+                _text(item["url"]),
+                "  (",
+                _text(item["site"] or "-"),
+                f", {item['words']} words, {item['role']})",
+            )
+        )
+        console.print(_text(f"   text: {item['quality_note'] or item['quality']}"))
     console.print()
-    console.print(found["summary"])
+    console.print(_text(found["summary"]))
     console.print()
     estimate = found["estimated_jaccard"]
     limits = found["thresholds"]

@@ -13,6 +13,7 @@ import structlog
 
 from ingestd import retention, workerinit
 from ingestd.config import Settings
+from ingestd.errors import StoreFullError
 from ingestd.events import PipelineEvents
 from ingestd.fetch import Fetcher
 from ingestd.lock import writer_lock
@@ -94,9 +95,16 @@ async def _once(
 
 def run_once(settings: Settings, events: PipelineEvents | None = None) -> RunSummary:
     """Poll every due feed once (a feed never polled is due), apply retention, return the
-    totals."""
+    totals. :class:`StoreFullError` when the store ran out of space: the pass stopped there,
+    and no feed was marked failed for it."""
     with open_store(settings) as store:
-        return asyncio.run(_once(settings, store, events))
+        try:
+            return asyncio.run(_once(settings, store, events))
+        except StoreFullError as exc:
+            raise StoreFullError(
+                f"{exc}; the pass stopped, no feed was marked failed and nothing of the "
+                "unfinished polls was stored: free some space and run it again"
+            ) from None
 
 
 async def _poll_one(settings: Settings, store: Store, url: str) -> PollOutcome:

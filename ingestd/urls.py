@@ -74,6 +74,20 @@ def _is_tracking(key: str) -> bool:
     return lowered in _TRACKING_NAMES or lowered.startswith(_TRACKING_PREFIXES)
 
 
+def web_url(url: str | None) -> str | None:
+    """``url`` when it is an absolute ``http``/``https`` URL with a host, else None: the only
+    links ingestd stores for entries or serves (never ``javascript:``, ``data:`` or the
+    like)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in _DEFAULT_PORTS and host else None
+
+
 def site_host(url: str | None) -> str | None:
     """The host of an http(s) URL without ``www.``, lower-cased; None for other URLs."""
     if not url:

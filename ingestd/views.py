@@ -15,6 +15,7 @@ from typing import Any
 
 from ingestd.errors import NotFoundError
 from ingestd.store import ClusterRecord, ItemRecord, Transaction
+from ingestd.store.subscriptions import find_feed
 
 
 def item_object(item: ItemRecord) -> dict[str, Any]:
@@ -89,5 +90,11 @@ def show_cluster(tx: Transaction, cluster_id: int) -> dict[str, Any]:
 
 
 def list_items(tx: Transaction, feed_url: str | None, limit: int | None) -> list[dict[str, Any]]:
-    """Every stored item (of one feed, if given), newest first."""
+    """Every stored item (of one feed, if given), newest first; NotFoundError for a feed URL
+    that names no stored feed."""
+    if feed_url is not None:
+        feed = find_feed(tx, feed_url)
+        if feed is None:
+            raise NotFoundError(f"items list: no feed {feed_url} (see `ingest feeds list`)")
+        feed_url = feed.url  # an earlier URL of the feed names it too
     return [item_object(item) for item in tx.list_items(feed_url, limit)]

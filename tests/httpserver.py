@@ -41,8 +41,10 @@ class Request:
 class Reply:
     """A canned response.
 
-    ``delay_s`` is slept before anything is sent (to provoke client timeouts); ``close`` makes
-    the server hang up without answering. ``Content-Length`` is added unless given.
+    ``delay_s`` is slept before anything is sent (to provoke client timeouts); ``trickle_s``
+    is slept before each byte of the body (a server that keeps a client waiting without ever
+    going quiet); ``close`` makes the server hang up without answering. ``Content-Length`` is
+    added unless given.
     """
 
     status: int = 200
@@ -50,6 +52,7 @@ class Reply:
     body: bytes = b""
     delay_s: float = 0.0
     close: bool = False
+    trickle_s: float = 0.0
 
 
 Route = Reply | Callable[[Request], Reply]
@@ -78,7 +81,12 @@ class _Handler(BaseHTTPRequestHandler):
         if "content-length" not in names:
             self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and reply.trickle_s:
+            for byte in reply.body:
+                time.sleep(reply.trickle_s)
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+        elif self.command != "HEAD":
             self.wfile.write(reply.body)
 
     do_GET = do_HEAD = do_POST = do_CONNECT = _dispatch  # noqa: N815 (http.server's names)

@@ -3,6 +3,7 @@ runtime failure exit 1, never a traceback; every help text ends with an example.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -217,7 +218,9 @@ def test_the_command_list_is_not_empty() -> None:
 # --- as a real process --------------------------------------------------------------------------
 
 
-def run_module(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a real ``ingest`` process: no ingestd or XDG variable from outside,
+    HOME and the state directory under ``tmp_path``."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -228,11 +231,15 @@ def run_module(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         HOME=str(tmp_path / "home"),
         INGESTD_STATE_DIR=str(tmp_path / "state"),
     )
+    return env
+
+
+def run_module(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ingestd", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=run_env(tmp_path),
         cwd=tmp_path,
         timeout=60,
         check=False,
@@ -254,3 +261,218 @@ def test_a_missing_cluster_as_a_process(tmp_path: Path, config: Path) -> None:
 
     assert done.returncode == 2
     assert done.stderr.strip() == "ingest: clusters show: no cluster with id 999"
+
+
+# --- numbers out of range, unknown feeds ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "names"),
+    [
+        (["clusters", "show", "99999999999999999999999"], "CLUSTER_ID"),
+        (["export", "--limit", "99999999999999999999"], "--limit"),
+        (["items", "list", "--limit", "99999999999999999999"], "--limit"),
+        (["clusters", "list", "--limit", "0"], "--limit"),
+        (["export", "--since", "0d"], "--since"),
+        (["export", "--since", "99999999999d"], "--since"),
+        (["export", "--since", "9" * 400 + "d"], "--since"),
+        (["export", "--since", "9999-12-31T23:59:59-01:00"], "--since"),
+    ],
+)
+def test_numbers_out_of_range_are_one_line_and_exit_2(
+    config: Path, command: list[str], names: str
+) -> None:
+    result = ingest("--config", str(config), *command)
+
+    assert result.exit_code == 2, result.output
+    line = one_error_line(result)
+    assert line.startswith(f"ingest: {command[0]}") and names in line, line
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["clusters", "pin", "99999999999999999999999"],
+        ["clusters", "split", "99999999999999999999999"],
+        ["clusters", "unsplit", "²"],
+        ["clusters", "explain", "1", "99999999999999999999"],
+    ],
+)
+def test_an_item_number_no_database_holds_names_nothing(config: Path, command: list[str]) -> None:
+    result = ingest("--config", str(config), *command)
+
+    assert result.exit_code == 2
+    assert one_error_line(result).startswith("ingest: no item with id or URL ")
+
+
+def test_a_usage_mistake_is_one_line_naming_the_command_and_its_help(config: Path) -> None:
+    result = ingest("--config", str(config), "clusters", "show", "twelve")
+
+    line = one_error_line(result)
+    assert line.startswith("ingest: clusters show: Invalid value for 'CLUSTER_ID'")
+    assert line.endswith("(see `ingest clusters show --help`)")
+
+
+def test_items_of_an_unknown_feed_is_exit_2(config: Path) -> None:
+    result = ingest("--config", str(config), "items", "list", "--feed", "https://nowhere.example/")
+
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        "ingest: items list: no feed https://nowhere.example/ (see `ingest feeds list`)"
+    )
+
+
+@pytest.mark.parametrize("command", [["items", "list"], ["export"]])
+def test_an_empty_feed_url_names_no_feed(tmp_path: Path, command: list[str]) -> None:
+    """A feed with no earlier URLs has an empty alias list, which an empty URL matched."""
+    config = tmp_path / "one.toml"
+    config.write_text('[[feeds]]\nurl = "https://one.example/feed.xml"\n', encoding="utf-8")
+    assert ingest("--config", str(config), "feeds", "list").exit_code == 0
+
+    result = ingest("--config", str(config), *command, "--feed", "")
+
+    assert result.exit_code == 2
+    assert "no feed" in one_error_line(result)
+
+
+# --- exit codes of passes and polls ---------------------------------------------------------------
+
+GOOD_RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title>
+<item><title>One</title><guid>one</guid><description>{words}</description></item>
+</channel></rss>"""
+
+
+@pytest.fixture
+def feeds_dir(tmp_path: Path) -> Path:
+    """A folder with good.xml (a feed) and no missing.xml."""
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    words = " ".join(f"word{n}" for n in range(60))
+    (folder / "good.xml").write_text(GOOD_RSS.format(words=words), encoding="utf-8")
+    return folder
+
+
+def _config_with(tmp_path: Path, *names: str) -> Path:
+    path = tmp_path / "feeds.toml"
+    entries = "".join(f'[[feeds]]\nurl = "file:feeds/{name}"\n' for name in names)
+    path.write_text(entries, encoding="utf-8")
+    return path
+
+
+def test_once_exits_3_when_every_due_feed_failed(tmp_path: Path, feeds_dir: Path) -> None:
+    config = _config_with(tmp_path, "missing.xml")
+
+    done = run_module(tmp_path, "--config", str(config), "--once")
+
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.strip() == "polled 1 feed: 0 new items, 0 republications linked, 1 failures"
+
+
+def test_once_exits_0_when_some_feeds_worked_and_3_with_strict(
+    tmp_path: Path, feeds_dir: Path
+) -> None:
+    config = _config_with(tmp_path, "good.xml", "missing.xml")
+
+    done = run_module(tmp_path, "--config", str(config), "--once")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("1 failures")
+
+    (feeds_dir / "good.xml").touch()  # nothing is due any more: a second pass polls nothing
+    again = run_module(tmp_path, "--config", str(config), "--once", "--strict")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("polled 0 feeds")
+
+    strict_state = tmp_path / "strict"
+    strict = subprocess.run(
+        [sys.executable, "-m", "ingestd", "--config", str(config), "--once", "--strict"],
+        capture_output=True,
+        text=True,
+        env={**run_env(tmp_path), "INGESTD_STATE_DIR": str(strict_state)},
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert strict.returncode == 3, strict.stderr
+
+
+def test_strict_without_once_is_a_usage_error(config: Path) -> None:
+    result = ingest("--config", str(config), "--strict", "items", "list")
+
+    assert result.exit_code == 2
+    assert "--strict" in one_error_line(result)
+
+
+def test_feeds_poll_exits_1_when_the_poll_failed(tmp_path: Path, feeds_dir: Path) -> None:
+    config = _config_with(tmp_path, "good.xml", "missing.xml")
+    failed = run_module(
+        tmp_path, "--config", str(config), "feeds", "poll", _uri(feeds_dir, "missing.xml")
+    )
+    worked = run_module(
+        tmp_path, "--config", str(config), "feeds", "poll", _uri(feeds_dir, "good.xml")
+    )
+
+    assert failed.returncode == 1, failed.stderr
+    assert ": failed, 0 entries" in failed.stdout and "file not found" in failed.stdout
+    assert worked.returncode == 0, worked.stderr
+    assert ": new, 1 entries, 1 new items" in worked.stdout
+
+
+def _uri(folder: Path, name: str) -> str:
+    return (folder / name).resolve().as_uri()
+
+
+# --- configured feeds are changed only by their configuration file --------------------------------
+
+
+def test_feed_commands_without_a_configuration_file_leave_configured_feeds_alone(
+    tmp_path: Path, feeds_dir: Path
+) -> None:
+    """`ingest feeds ...` run without the daemon's file (no --config, none in the default
+    places) used to sync an empty list and mark every configured feed removed."""
+    config = _config_with(tmp_path, "good.xml", "missing.xml")
+    assert run_module(tmp_path, "--config", str(config), "feeds", "list").returncode == 0
+    opml = tmp_path / "more.opml"
+    opml.write_text(
+        '<opml version="2.0"><body><outline xmlUrl="https://more.example/feed"/></body></opml>'
+    )
+
+    for command in (
+        ["feeds", "list"],
+        ["feeds", "list", "--json", "--all"],
+        ["feeds", "export"],
+        ["feeds", "import", str(opml)],
+        ["feeds", "add", "--no-check", "https://added.example/feed.xml"],
+        ["feeds", "remove", "https://added.example/feed.xml"],
+        ["feeds", "poll", _uri(feeds_dir, "good.xml")],
+        ["--once"],
+    ):
+        done = run_module(tmp_path, *command)
+        assert done.returncode in (0, 3), (command, done.stderr)
+        if command[0] == "feeds":
+            assert "no configuration file found" in done.stderr, command
+
+    listed = run_module(tmp_path, "feeds", "list", "--json", "--all")
+    sources = {
+        f["url"]: (f["source"], f["active"]) for f in map(json.loads, listed.stdout.splitlines())
+    }
+    assert sources == {
+        _uri(feeds_dir, "good.xml"): ("config", True),
+        _uri(feeds_dir, "missing.xml"): ("config", True),
+        "https://more.example/feed": ("cli", True),
+        "https://added.example/feed.xml": ("cli", False),
+    }
+    with_file = run_module(tmp_path, "--config", str(config), "feeds", "list")
+    assert f"ingest: configuration file {config} (its [[feeds]] are synced)" in with_file.stderr
+
+
+def test_a_file_without_feeds_still_removes_them(tmp_path: Path, feeds_dir: Path) -> None:
+    """Loading the configuration file is how configured feeds change: a file that lists none
+    removes them (their items stay)."""
+    config = _config_with(tmp_path, "good.xml")
+    assert run_module(tmp_path, "--config", str(config), "feeds", "list").returncode == 0
+    config.write_text("", encoding="utf-8")
+
+    listed = run_module(tmp_path, "--config", str(config), "feeds", "list", "--json", "--all")
+
+    (feed,) = map(json.loads, listed.stdout.splitlines())
+    assert (feed["source"], feed["active"]) == ("config", False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -257,6 +258,18 @@ def test_absolute_file_and_http_urls_are_kept_trimmed(tmp_path: Path) -> None:
         ('[extract]\nfavor = "speed"', "extract.favor"),
         ('[extract]\nfast = "yes"', "extract.fast"),
         ('[http]\nproxy = "ftp://proxy.example"', "http.proxy"),
+        # values that would be used wrongly, or would lose data
+        ('[http]\nproxy = "socks5://127.0.0.1:1080"', "http.proxy"),  # not spoken as HTTP
+        ('[http]\nproxy = "socks5h://127.0.0.1:1080"', "http.proxy"),
+        ('[http]\nuser_agent = "ingestd\\r\\nX-Injected: 1"', "http.user_agent"),
+        ('[http]\nuser_agent = "ingestd\\nX: 1"', "http.user_agent"),
+        ('[http]\ncontact_url = "https://a.example/\\r\\nX: 1"', "http.contact_url"),
+        ('[database]\nurl = "sqlite:///"', "database.url"),
+        ('[database]\nurl = "sqlite://"', "database.url"),
+        ('[database]\nurl = "sqlite:///:memory:"', "database.url"),
+        ('[database]\nurl = "sqlite:///file:x?mode=memory&uri=true"', "database.url"),
+        ('[metrics]\npublic_url = "ftp://news.example/"', "metrics.public_url"),
+        ('[metrics]\npublic_url = "https://news.example/?a=1"', "metrics.public_url"),
         ('[schedule]\ndefault_interval = "soon"', "schedule.default_interval"),
         ('[schedule]\nmin_interval = "2d"\nmax_interval = "1d"', "schedule.min_interval"),
         (f'[[feeds]]\n{FEED}\ninterval = "-1h"', "feeds[0].interval"),
@@ -400,6 +413,70 @@ def test_xdg_data_home_is_the_fallback_state_directory(
     assert load_settings().database_url == (
         f"sqlite:///{tmp_path / 'data' / 'ingestd' / 'ingestd.sqlite3'}"
     )
+
+
+def test_a_relative_xdg_data_home_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The XDG specification: a relative path in $XDG_DATA_HOME is invalid and ignored (it
+    would put the database wherever the command happens to run)."""
+    monkeypatch.delenv("INGESTD_STATE_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/data")
+
+    assert default_state_dir() == tmp_path / "home" / ".local" / "share" / "ingestd"
+
+
+def test_a_relative_xdg_config_home_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    planted = tmp_path / "relative" / "ingestd" / "ingestd.toml"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("[http]\ntimeout_s = 3\n", encoding="utf-8")
+    monkeypatch.setenv("XDG_CONFIG_HOME", "relative")
+
+    assert load_settings().source is None
+
+
+def test_a_sqlite_memory_database_from_the_variable_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INGESTD_DATABASE_URL", "sqlite:///:memory:")
+
+    with pytest.raises(ConfigError, match=r"^INGESTD_DATABASE_URL: .*thrown away"):
+        load_settings()
+
+
+def test_the_public_url_ends_with_a_slash(tmp_path: Path) -> None:
+    path = write(tmp_path, '[metrics]\npublic_url = "https://news.example/ingestd"')
+    assert load_settings(path).metrics.public_url == "https://news.example/ingestd/"
+
+
+def test_an_http_proxy_is_accepted(tmp_path: Path) -> None:
+    path = write(tmp_path, '[http]\nproxy = "http://127.0.0.1:3128"')
+    assert load_settings(path).http.proxy == "http://127.0.0.1:3128"
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "/dev/null"])
+def test_a_device_is_not_a_configuration_file(device: str) -> None:
+    """Reading /dev/zero as TOML would never end."""
+    with pytest.raises(ConfigError, match=rf"^{device}: not a regular file"):
+        load_settings(device)
+
+
+def test_a_fifo_is_not_read(tmp_path: Path) -> None:
+    """Opening a FIFO without a writer would block for ever: it is refused before."""
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_settings(fifo)
+
+
+def test_a_huge_file_is_not_a_configuration_file(tmp_path: Path) -> None:
+    path = tmp_path / "huge.toml"
+    path.write_bytes(b"# " + b"x" * (2 << 20) + b"\n")
+    with pytest.raises(ConfigError, match="larger than 1048576 bytes"):
+        load_settings(path)
 
 
 def test_without_xdg_data_home_the_state_directory_is_under_home(

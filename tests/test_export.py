@@ -219,13 +219,14 @@ def test_selections_by_time_feed_and_count(world: tuple[Store, World]) -> None:
 def test_atom_is_valid_and_carries_republications(world: tuple[Store, World]) -> None:
     store, ids = world
 
-    data = build(store, export.atom_feed, self_url="http://127.0.0.1:9464/feed.atom")
+    served = export.Served("http://127.0.0.1:9464/feed.atom", "http://127.0.0.1:9464/")
+    data = build(store, export.atom_feed, served=served)
 
     parsed = feedparser.parse(data)
     assert not parsed.bozo, parsed.get("bozo_exception")
     assert parsed.version == "atom10"
     assert parsed.feed.title == "ingestd: deduplicated stories"
-    assert parsed.feed.id.startswith("urn:ingestd:stories")
+    assert parsed.feed.id == "http://127.0.0.1:9464/stories"
     assert parsed.feed.updated == "2026-03-02T18:00:00Z"
     assert parsed.feed.links[0] == {
         "rel": "self",

@@ -109,6 +109,7 @@ def test_import_subscribes_nested_feeds_and_reports_the_rest_with_lines(
         f"ingest: {opml}:10: outline \"Mailbox\": xmlUrl 'mailto:news@ledger.example' "
         "is not an http(s) URL",
         f'ingest: {opml}:14: outline "Lost" has no xmlUrl',
+        f"ingest: configuration file {config} (its [[feeds]] are synced)",
     ]
     feeds = listed(config)
     assert {url: (f["name"], f["source"]) for url, f in feeds.items()} == {

@@ -6,6 +6,7 @@ import asyncio
 import email.utils
 import gzip
 import ipaddress
+import socket
 import threading
 import time
 import tracemalloc
@@ -313,8 +314,23 @@ def test_slow_server_times_out_as_transient(server: LoopbackServer) -> None:
     settings = HttpSettings(timeout_s=0.2, allow_private_networks=True)
     started = time.monotonic()
     result = failed(fetch(settings, server.url("/slow")), FailureKind.TRANSIENT)
-    assert result.reason == f"timed out after 0.2 s fetching {server.url('/slow')}"
+    assert result.reason == f"no data for 0.2 s (timeout_s) from {server.url('/slow')}"
     assert time.monotonic() - started < 1.2
+
+
+def test_a_trickling_server_is_cut_off_by_the_total_timeout_and_says_so(
+    server: LoopbackServer,
+) -> None:
+    """Each byte comes within timeout_s, so only total_timeout_s can stop it: the message
+    names that limit, not the read timeout."""
+    server.route("/trickle", Reply(200, body=RSS, trickle_s=0.05))
+    settings = HttpSettings(timeout_s=0.5, total_timeout_s=0.6, allow_private_networks=True)
+    started = time.monotonic()
+    result = failed(fetch(settings, server.url("/trickle")), FailureKind.TRANSIENT)
+    assert result.reason == (
+        f"no complete answer within 0.6 s (total_timeout_s) from {server.url('/trickle')}"
+    )
+    assert time.monotonic() - started < 1.5
 
 
 def test_connection_refused_is_transient() -> None:
@@ -378,6 +394,98 @@ def test_netguard_refuses_literals_without_resolving(host: str) -> None:
 
 def test_netguard_leaves_names_to_the_proxy_when_not_resolving() -> None:
     assert asyncio.run(netguard.forbidden_address("feeds.example", 80, resolve=False)) is None
+
+
+def _fetch_resolving(
+    settings: HttpSettings, url: str, answers: list[str], **kwargs: Any
+) -> tuple[FetchResult, list[str], list[str]]:
+    """Fetch ``url`` on a loop whose ``getaddrinfo`` gives ``answers[n]`` at its n-th call (the
+    last one from then on) and whose connections to anything but loopback are refused without
+    a packet sent. Returns the result, the names looked up and the addresses connected to."""
+    looked_up: list[str] = []
+    connected: list[str] = []
+
+    async def run() -> FetchResult:
+        loop = asyncio.get_running_loop()
+        real_connect = loop.sock_connect
+
+        async def getaddrinfo(host: Any, port: Any, *args: Any, **kw: Any) -> Any:
+            looked_up.append(str(host))
+            address = answers[min(len(looked_up), len(answers)) - 1]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port or 0)))]
+
+        async def sock_connect(sock: socket.socket, address: Any) -> None:
+            connected.append(str(address[0]))
+            if address[0] != "127.0.0.1":
+                raise ConnectionRefusedError(111, "refused by the test (no packet sent)")
+            await real_connect(sock, address)
+
+        loop.getaddrinfo = getaddrinfo  # type: ignore[method-assign]
+        loop.sock_connect = sock_connect  # type: ignore[method-assign]
+        async with Fetcher(settings) as fetcher:
+            return await fetcher.fetch(url, **kwargs)
+
+    return asyncio.run(run()), looked_up, connected
+
+
+STRICT = HttpSettings(min_host_gap_s=0.0, timeout_s=3.0)
+
+
+def test_a_name_is_checked_by_the_resolver_the_connection_uses(server: LoopbackServer) -> None:
+    """One lookup per hop, inside aiohttp's connector: a name that resolves to loopback is
+    refused there, before any connection."""
+    server.route("/feed", Reply(200, body=RSS))
+    url = f"http://feeds.test:{server.port}/feed"
+    result, looked_up, connected = _fetch_resolving(STRICT, url, ["127.0.0.1"])
+    assert failed(result, FailureKind.PERMANENT).reason == (
+        f"blocked private address 127.0.0.1 for {url}"
+    )
+    assert (looked_up, connected, server.requests) == (["feeds.test"], [], [])
+    allowed, looked_up, _ = _fetch_resolving(STRICT, url, ["127.0.0.1"], allow_private=True)
+    assert isinstance(allowed, Fetched) and looked_up == ["feeds.test"]
+
+
+def test_dns_rebinding_between_check_and_connect_is_impossible(server: LoopbackServer) -> None:
+    """A name that answers a public address first and loopback afterwards (DNS rebinding):
+    the connection goes to the address that was checked, never to loopback."""
+    server.route("/feed", Reply(200, body=RSS))
+    url = f"http://rebind.test:{server.port}/feed"
+    result, looked_up, connected = _fetch_resolving(STRICT, url, ["93.184.216.34", "127.0.0.1"])
+    assert "connection failed" in failed(result, FailureKind.TRANSIENT).reason
+    assert looked_up == ["rebind.test"]
+    assert connected == ["93.184.216.34"] and server.requests == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "%31%32%37.0.0.1",
+        "127.0.0.1%2e",
+        "ex%41mple.com",
+        "0x7f.1",
+        "127.1",
+        "2130706433",
+        "0x08080808",
+        "a..b",
+        "-dash.example",
+    ],
+)
+def test_non_canonical_hosts_are_refused_before_reaching_a_proxy(
+    server: LoopbackServer, host: str
+) -> None:
+    """Through a proxy names are not resolved here: a host the proxy could read differently
+    (percent-decoding it, or a legacy IPv4 spelling) is refused before anything is sent."""
+    settings = HttpSettings(min_host_gap_s=0.0, timeout_s=3.0, proxy=server.url(""))
+    result = failed(fetch(settings, f"http://{host}/feed"), FailureKind.PERMANENT)
+    assert "non-canonical" in result.reason or "malformed" in result.reason, result.reason
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "host", ["news.example.org", "news.example.org.", "xn--bcher-kva.example", "a_b.example"]
+)
+def test_canonical_hosts_pass(host: str) -> None:
+    assert netguard.host_problem(host) is None
 
 
 # --- file URLs ---------------------------------------------------------------------------

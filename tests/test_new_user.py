@@ -108,6 +108,7 @@ def test_import_a_reader_export_poll_once_and_read_the_deduplicated_feeds(
         f"ingest: {opml}:10: outline \"Old podcast\": xmlUrl 'itpc://podcast.example/feed' "
         "is not an http(s) URL",
         f'ingest: {opml}:19: outline "A link that lost its address" has no xmlUrl',
+        f"ingest: configuration file {config} (its [[feeds]] are synced)",
     ]
 
     polled = ingest(config, "--once")

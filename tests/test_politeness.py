@@ -297,7 +297,7 @@ def test_feeds_poll_polls_one_feed_now_but_not_before_retry_after(
     missing = runner.invoke(main, ["--config", config, "feeds", "poll", "http://nowhere.example/f"])
     assert missing.exit_code == 2
     listing = runner.invoke(main, ["--config", config, "feeds", "list", "--json"])
-    rows = {row["url"]: row for row in map(json.loads, listing.output.splitlines())}
+    rows = {row["url"]: row for row in map(json.loads, listing.stdout.splitlines())}
     assert rows[server.url("/feed")]["items"] == 2
     assert rows[server.url("/limited")]["status"] == "rate_limited"
 

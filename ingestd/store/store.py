@@ -29,10 +29,10 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ingestd.config import FeedConfig
 from ingestd.dedup.keys import key_kind
-from ingestd.errors import StoreError
+from ingestd.errors import StoreError, StoreFullError
 from ingestd.store import migrations
 from ingestd.store.checkpoint import Checkpointer
-from ingestd.store.engine import engine_for
+from ingestd.store.engine import engine_for, is_disk_full, read_only_engine
 from ingestd.store.records import (
     ClusterRecord,
     FeedRecord,
@@ -74,13 +74,19 @@ class Store:
         migrate: bool = True,
         background_checkpoints: bool = False,
         before_migration: Callable[[migrations.Migration], None] | None = None,
+        read_only: bool = False,
     ) -> Store:
         """Connect and (by default) apply pending migrations; StoreError when impossible.
+
+        ``read_only`` (a SQLite file this process may not write): opened read-only, never
+        migrated; StoreError when its schema is behind this ingestd's.
 
         ``background_checkpoints`` (SQLite; for the one writer process): WAL checkpoints run
         on a thread of their own instead of inside commits (see :mod:`.checkpoint`).
         ``before_migration`` is called before each migration that runs.
         """
+        if read_only:
+            return cls._read_only(url)
         engine = engine_for(url, background_checkpoints=background_checkpoints)
         store = cls(engine)
         if migrate:
@@ -92,6 +98,22 @@ class Store:
         if background_checkpoints and store.dialect == "sqlite":
             store.checkpointer = Checkpointer(engine)
             store.checkpointer.start()
+        return store
+
+    @classmethod
+    def _read_only(cls, url: str) -> Store:
+        store = cls(read_only_engine(url))
+        try:
+            version = store.schema_version()
+        except SQLAlchemyError as exc:
+            store.close()
+            raise StoreError(f"store: cannot read {_safe(url)}: {_first_line(exc)}") from None
+        if version < migrations.HEAD:
+            store.close()
+            raise StoreError(
+                f"store: {_safe(url)} is at schema version {version} and this ingestd needs "
+                f"{migrations.HEAD}; run `ingest db upgrade` as a user who may write it"
+            )
         return store
 
     def close(self) -> None:
@@ -113,6 +135,10 @@ class Store:
                 with conn.begin():
                     yield Transaction(conn)
         except OperationalError as exc:
+            if is_disk_full(exc):
+                raise StoreFullError(
+                    f"store: no space left for the database ({_first_line(exc)})"
+                ) from None
             raise StoreError(f"store: {_first_line(exc)}") from None
 
     def schema_version(self) -> int:

@@ -20,7 +20,10 @@ CONFIG = "config"
 
 
 def find_feed(tx: Transaction, url: str) -> FeedRecord | None:
-    """The stored feed with this URL (or with it among its earlier URLs), active or not."""
+    """The stored feed with this URL (or with it among its earlier URLs), active or not; None
+    for an empty URL."""
+    if not url.strip():
+        return None
     feed_id = tx.feed_id_for_url(url)
     return tx.feed(feed_id) if feed_id is not None else None
 

@@ -161,6 +161,15 @@ def release_leases(tx: Transaction) -> int:
     return int(result.rowcount or 0)
 
 
+def probe_write(tx: Transaction) -> None:
+    """A write of one row onto itself (the first feed's lease owner, unchanged): raises
+    :class:`~ingestd.errors.StoreFullError` while there is no space left for the database."""
+    first = select(func.min(feeds.c.id)).scalar_subquery()
+    tx.conn.execute(
+        update(feeds).where(feeds.c.id == first).values(lease_owner=feeds.c.lease_owner)
+    )
+
+
 def ping(tx: Transaction) -> None:
     """A trivial query: raises when the database cannot be reached."""
     tx.conn.execute(text("SELECT 1")).scalar()
