@@ -148,7 +148,7 @@ class Service:
         log.info("signal received, stopping", signal=signal.Signals(signum).name)
         self.stopping = self.liveness.stopping = True
         if self.pipeline is not None:
-            self.pipeline.stopping = True  # the pass in flight claims no more feeds
+            self.pipeline.stop()  # no more claims; polls still waiting for a host give up
         self.notifier.stopping("stopping: letting polls in flight finish")
         loop = asyncio.get_running_loop()
         for again in (signal.SIGTERM, signal.SIGINT):

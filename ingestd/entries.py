@@ -67,7 +67,7 @@ def new_item(
 ) -> tuple[NewItem, Signature]:
     """The row to insert for a prepared entry (reusing a stored item's text for the same URL)."""
     entry = ready.entry
-    url = ready.final_url  # the entry's link if ingestd keeps it (see pipeline._page_url)
+    url = ready.final_url  # the entry's link if kept (ingestd.pipeline.poll.page_url)
     own_host = site_host(url) or site_host(parsed.site_url) or site_host(feed.site_url)
     if ready.reuse_item is not None:
         stored = tx.payload(ready.reuse_item)

@@ -51,7 +51,7 @@ async def open_pipeline(
     workers = settings.extract.workers
     pipeline = Pipeline(settings, store, make_pool(workers), events, lambda: make_pool(workers))
     try:
-        shared_turns = pipeline if store.dialect == "postgresql" else None  # several workers
+        shared_turns = pipeline.turns if store.dialect == "postgresql" else None  # several workers
         async with Fetcher(settings.http, turns=shared_turns) as fetcher:
             await pipeline.sync_feeds()
             yield pipeline, fetcher

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ingestd.config import FeedConfig, HttpSettings, Settings
 from ingestd.events import NoEvents
-from ingestd.pipeline import Pipeline
+from ingestd.pipeline import Pipeline, passes
 from ingestd.runner import make_pool
 from ingestd.store import Store
 from tests.httpserver import LoopbackServer, Reply
@@ -44,11 +46,13 @@ def _feeds(folder: Path, count: int) -> tuple[FeedConfig, ...]:
 
 
 def test_a_stopped_pass_gives_back_the_feeds_it_claimed_but_did_not_poll(
-    tmp_path: Path, store: Store
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two pollers claim two feeds at a time. The first feed is slow; the other poller polls
-    the second, claims the third and fourth, polls the third, and the pass is stopped: the
-    fourth was claimed but not polled, and must not stay leased (nor the ones never claimed)."""
+    """Two pollers (the pass keeps at most two polls going here) claim two feeds at a time.
+    The first feed is slow; the other poller polls the second, claims the third and fourth,
+    polls the third, and the pass is stopped: the fourth was claimed but not polled, and must
+    not stay leased (nor the ones never claimed)."""
+    monkeypatch.setattr(passes, "POLLS_IN_FLIGHT", 2)
     with LoopbackServer() as server:
         server.route(
             "/slow",

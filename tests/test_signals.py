@@ -313,33 +313,41 @@ def test_a_taken_metrics_port_stops_the_daemon_with_one_line(tmp_path: Path) -> 
     assert "Traceback" not in result.stderr
 
 
-def test_after_sigterm_no_new_poll_starts(
-    tmp_path: Path, slow_world: tuple[LoopbackServer, Path]
-) -> None:
-    """One feed at a time, the slow one first: SIGTERM during its poll lets it finish, and the
-    four feeds still waiting in the pass are not polled (they stay due for the next start)."""
-    server, _config = slow_world
-    _slow_pages(server, 1.5)
-    (tmp_path / "demo").mkdir()
-    demo = _demo_config(tmp_path / "demo").read_text()
-    config = tmp_path / "first.toml"
-    config.write_text(
-        f'[[feeds]]\nurl = "{server.url("/feed")}"\nname = "slow"\n\n{demo}\n'
-        "[http]\nallow_private_networks = true\nmin_host_gap_s = 0\nmax_concurrency = 1\n"
-    )
-    state = tmp_path / "state"
-    daemon = _start(config, state, tmp_path)
-    try:
-        _wait_for_slow_pages(server)
-        daemon.process.send_signal(signal.SIGTERM)
-        assert daemon.process.wait(timeout=15) == 0
-    finally:
-        _stop(daemon)
+def test_after_sigterm_no_new_poll_starts(tmp_path: Path) -> None:
+    """One request at a time to the host, the slow feed first: SIGTERM while its answer is on
+    its way lets that poll finish, and the four feeds still waiting for the host's turn are
+    given up, not polled (they stay due for the next start)."""
+    with LoopbackServer() as server:
+        empty = '<?xml version="1.0"?><rss version="2.0"><channel><title>{}</title></channel></rss>'
+        kind = {"Content-Type": "application/rss+xml"}
+        server.route("/feed", Reply(200, kind, empty.format("slow").encode(), delay_s=1.5))
+        for n in range(4):
+            server.route(f"/other-{n}", Reply(200, kind, empty.format(n).encode()))
+        feeds = [server.url("/feed"), *(server.url(f"/other-{n}") for n in range(4))]
+        config = tmp_path / "first.toml"
+        config.write_text(
+            "[http]\nallow_private_networks = true\nmin_host_gap_s = 0\n"
+            "per_host_concurrency = 1\n\n"
+            + "".join(f'[[feeds]]\nurl = "{url}"\n\n' for url in feeds)
+        )
+        state = tmp_path / "state"
+        daemon = _start(config, state, tmp_path)
+        try:
+            deadline = time.monotonic() + 30
+            while not any(r.target == "/feed" for r in server.requests):
+                assert time.monotonic() < deadline, "the slow feed was never requested"
+                time.sleep(0.02)
+            daemon.process.send_signal(signal.SIGTERM)
+            assert daemon.process.wait(timeout=15) == 0
+        finally:
+            _stop(daemon)
+        asked = [r.target for r in server.requests]
     polled = [e["feed"] for e in daemon.events() if e["event"] == "poll"]
     assert polled == [server.url("/feed")]
-    assert _slow_feed_items(state, server.url("/feed")) == 3
+    assert asked == ["/feed"]
     store = Store.open(f"sqlite:///{state}/ingestd.sqlite3", migrate=False)
     with store.transaction(write=False) as tx:
         assert sum(feed.last_polled_at is None for feed in tx.feeds()) == 4
+        assert all(feed.lease_owner is None for feed in tx.feeds())
     store.close()
     assert _consistent(state) == []
