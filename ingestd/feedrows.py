@@ -21,8 +21,13 @@ def renew(tx: Transaction, feed_id: int, owner: str, until: datetime) -> None:
     tx.renew_lease(feed_id, owner, until)
 
 
-def recent(tx: Transaction, feed_id: int) -> list[schedule.RecentPoll]:
-    return [schedule.RecentPoll(new, rep) for new, rep in tx.recent_polls(feed_id)]
+def recent(tx: Transaction, feed: FeedRecord) -> list[schedule.RecentPoll]:
+    """The feed's latest successful polls, newest first: kept on its row, or (a feed not
+    polled since migration 13) read once from its poll history."""
+    if feed.recent_polls is not None:
+        return schedule.decode_recent(feed.recent_polls)
+    found = tx.recent_polls(feed.id, schedule.RECENT_POLLS)
+    return [schedule.RecentPoll(new, rep) for new, rep in found]
 
 
 def update_feed(tx: Transaction, feed: FeedRecord, values: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from ingestd.store import FeedRecord
 
 ADOPT_AFTER = 3  # consecutive polls that must see a permanent redirect before it is adopted
 REVALIDATE_AFTER = timedelta(days=1)  # poll without validators if no 200 came for this long
+NOTHING_NEW = RecentPoll(0, 0)  # a poll that stored no new item (304, unchanged body)
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 
 
@@ -59,8 +60,10 @@ def after_answer(
     now: datetime,
     recent: Sequence[RecentPoll] = (),
     parsed: ParsedFeed | None = None,
+    this_poll: RecentPoll = NOTHING_NEW,
 ) -> dict[str, Any]:
-    """Column values after a 200 or 304 answer."""
+    """Column values after a 200 or 304 answer; ``recent``: the polls before this one (newest
+    first), ``this_poll``: what this one stored (kept on the row for the next)."""
     headers = result.headers if isinstance(result, Fetched) else {}
     every = schedule.interval_s(feed.interval_s, settings, hints(parsed, headers, now), recent)
     values: dict[str, Any] = {
@@ -73,6 +76,7 @@ def after_answer(
         "next_poll_at": schedule.next_success(now, every),
         "lease_owner": None,
         "lease_until": None,
+        "recent_polls": schedule.encode_recent(this_poll, recent),
     }
     if isinstance(result, Fetched):
         values["etag"] = result.validators.etag

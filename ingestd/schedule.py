@@ -30,6 +30,7 @@ JITTER = 0.1  # every delay is lengthened by up to 10%
 QUIET_POLLS = 3  # polls without new items before the interval starts to grow
 MAX_SLOWDOWN = 8.0  # a quiet feed is polled at most this many times less often
 REPUBLISHED_SHARE = 0.8  # above this share of republications a feed is polled half as often
+RECENT_POLLS = 6  # successful polls the adaptation looks back on
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,24 @@ class RecentPoll:
 
     new_items: int
     republications: int
+
+
+def decode_recent(text: str) -> list[RecentPoll]:
+    """The polls kept on a feed's row (:func:`encode_recent`), newest first; a malformed
+    part is skipped."""
+    recent = []
+    for part in text.split(","):
+        new, _, republications = part.partition(":")
+        if new.isdigit() and republications.isdigit():
+            recent.append(RecentPoll(int(new), int(republications)))
+    return recent
+
+
+def encode_recent(latest: RecentPoll, earlier: Sequence[RecentPoll]) -> str:
+    """``latest`` followed by ``earlier`` (newest first), :data:`RECENT_POLLS` at most, as
+    ``"new:republications,..."`` for the feed's row."""
+    kept = [latest, *earlier][:RECENT_POLLS]
+    return ",".join(f"{poll.new_items}:{poll.republications}" for poll in kept)
 
 
 def interval_s(

@@ -364,3 +364,42 @@ def test_user_agent_names_version_and_contact(server: LoopbackServer, tmp_path: 
 
     agent = server.requests[0].headers["user-agent"]
     assert agent == f"ingestd/{__version__} (+https://ops.example/bot)", agent
+
+
+def test_quiet_304s_slow_the_feed_down_from_the_row_alone(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    """The schedule's memory rides on the feed row: once three quiet 304s are behind it the interval
+    doubles, with no poll history to read (the history is emptied to prove it); a feed not
+    polled since the upgrade (no memory on its row) reads its history once."""
+    server.route(
+        "/feed",
+        lambda request: (
+            Reply(304)
+            if request.headers.get("if-none-match") == '"v1"'
+            else Reply(200, {"Content-Type": RSS, "ETag": '"v1"'}, rss(2))
+        ),
+    )
+    settings = settings_for(tmp_path, [server.url("/feed")])
+    run_once(settings)
+    assert feeds(settings)[server.url("/feed")].recent_polls == "2:0"
+    for _ in range(4):
+        make_due(settings)
+        store = Store.open(settings.database_url)
+        with store.transaction() as tx:
+            tx.conn.exec_driver_sql("DELETE FROM polls")
+        store.close()
+        start = datetime.now(UTC)
+        run_once(settings)
+    feed = feeds(settings)[server.url("/feed")]
+    assert feed.recent_polls == "0:0,0:0,0:0,0:0,2:0"
+    assert feed.next_poll_at is not None
+    assert 0.85 * 3600 <= (feed.next_poll_at - start).total_seconds() <= 1.15 * 3600
+
+    make_due(settings, recent_polls=None)  # as a store upgraded to migration 13 has it
+    start = datetime.now(UTC)
+    run_once(settings)
+    feed = feeds(settings)[server.url("/feed")]
+    assert feed.recent_polls == "0:0,0:0"  # the one 304 left in the history, and this one
+    assert feed.next_poll_at is not None
+    assert 0.85 * 1800 <= (feed.next_poll_at - start).total_seconds() <= 1.15 * 1800

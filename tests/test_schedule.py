@@ -12,6 +12,8 @@ from ingestd.schedule import (
     MAX_BACKOFF_S,
     Hints,
     RecentPoll,
+    decode_recent,
+    encode_recent,
     failure_delay_s,
     interval_s,
     next_failure,
@@ -57,3 +59,12 @@ def test_jitter_spreads_polls_but_never_before_retry_after() -> None:
     for _ in range(50):
         later = next_failure(now, 10, 1, FailureKind.RATE_LIMITED, 429, 3600, rng)
         assert later - now >= timedelta(seconds=3600)
+
+
+def test_the_recent_polls_kept_on_a_feed_row_round_trip_and_are_capped() -> None:
+    earlier = [RecentPoll(3, 1)] * 8
+    text = encode_recent(RecentPoll(0, 0), earlier)
+    assert text == "0:0," + ",".join(["3:1"] * 5)
+    assert decode_recent(text) == [RecentPoll(0, 0)] + [RecentPoll(3, 1)] * 5
+    assert decode_recent("2:0,junk,:,4:1") == [RecentPoll(2, 0), RecentPoll(4, 1)]
+    assert decode_recent("") == []

@@ -1048,3 +1048,28 @@ def test_a_near_copy_found_only_by_lsh_bands_is_clustered(store: Store, prose: P
         copy = bands_only(tx, b, "copy", edited, "b.example")
 
     assert copy.republication
+
+
+def test_host_turns_are_gap_apart_and_slots_are_shared_in_one_statement_each(
+    store: Store,
+) -> None:
+    """A host's turns come ``gap`` apart whoever asks; its ``limit`` slots are taken one at a
+    time, none while all are held, and a slot whose holder died frees itself at its time."""
+    with store.transaction() as tx:
+        assert tx.reserve_host_turn("a.test", 1000, 5_000) == 5_000
+        assert tx.reserve_host_turn("a.test", 1000, 5_100) == 6_000
+        assert tx.reserve_host_turn("a.test", 1000, 9_000) == 9_000  # the turn had passed
+        assert tx.reserve_host_turn("b.test", 1000, 5_100) == 5_100  # hosts are apart
+        taken = [tx.acquire_host_slot("a.test", 2, 5_000, 8_000) for _ in range(3)]
+        assert taken == [0, 1, None]
+        tx.release_host_slot("a.test", 1)
+        assert tx.acquire_host_slot("a.test", 2, 5_000, 8_000) == 1
+        assert tx.acquire_host_slot("a.test", 2, 8_001, 9_000) == 0  # its holder's time is up
+
+
+def test_a_postgresql_store_keeps_a_connection_for_each_thread_that_uses_it() -> None:
+    """Fewer pooled connections than threads made the others connect per transaction."""
+    from ingestd.pipeline.core import SIDE_THREADS
+    from ingestd.store.engine import POSTGRES_POOL_SIZE
+
+    assert POSTGRES_POOL_SIZE >= SIDE_THREADS + 2  # the writer and the lease keeper too

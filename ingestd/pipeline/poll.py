@@ -36,7 +36,9 @@ from ingestd.model import (
     ParseFailed,
     Validators,
 )
+from ingestd.pipeline.answers import Answer, AnswerBook
 from ingestd.pipeline.outcome import PollOutcome
+from ingestd.schedule import RecentPoll
 from ingestd.store import FeedRecord, PollRecord, Transaction
 from ingestd.store.upkeep import forget_pruned
 from ingestd.urls import normalize_url, web_url
@@ -63,6 +65,7 @@ class Poller:
         self.cpu = cpu
         self.params = signature_params(settings.dedup)
         self.feed_configs = {feed.url: feed for feed in settings.feeds}
+        self.answers = AnswerBook(db, settings.schedule)
 
     async def poll(
         self, feed: FeedRecord, fetcher: Fetcher, on_start: Callable[[], None] | None = None
@@ -245,7 +248,13 @@ class Poller:
             new += 1
             republications += outcome.republication
         values = feedstate.after_answer(
-            feed, result, self.settings.schedule, now, feedrows.recent(tx, feed.id), parsed
+            feed,
+            result,
+            self.settings.schedule,
+            now,
+            feedrows.recent(tx, feed),
+            parsed,
+            RecentPoll(new, republications),
         )
         values.update(
             title=parsed.title or feed.title, site_url=parsed.site_url, body_hash=body_hash
@@ -268,18 +277,8 @@ class Poller:
     async def _record_answer(
         self, feed: FeedRecord, started: datetime, result: Fetched | NotModified, outcome: str
     ) -> None:
-        """Record a poll that stored nothing new (304, or an unchanged body)."""
-
-        def write(tx: Transaction) -> None:
-            now = datetime.now(UTC)
-            values = feedstate.after_answer(
-                feed, result, self.settings.schedule, now, feedrows.recent(tx, feed.id)
-            )
-            feedrows.update_feed(tx, feed, values)
-            status = result.status if isinstance(result, Fetched) else 304
-            tx.insert_poll(PollRecord(feed.id, started, now, outcome, status, 0, 0, 0, None))
-
-        await self.db(write)
+        """Record a poll that stored nothing new (304, or an unchanged body), in a batch."""
+        await self.answers.record(Answer(feed, started, result, outcome))
 
     async def _record_failure(
         self, feed: FeedRecord, started: datetime, failure: FetchFailed

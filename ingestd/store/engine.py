@@ -39,6 +39,13 @@ SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
 SQLITE_BACKSTOP_CHECKPOINT_PAGES = 16_384
 
 
+# Connections kept open to PostgreSQL per process: one for each thread that uses the store at
+# once (the writer, the pipeline's side threads — ``ingestd.pipeline.core.SIDE_THREADS`` — and
+# one spare for the lease keeper and the CLI). A smaller pool made the threads beyond it open
+# and close a connection per transaction (about 2,000 connections per 10,000 polls).
+POSTGRES_POOL_SIZE = 10
+
+
 def engine_for(url: str, background_checkpoints: bool = False) -> Engine:
     """An engine for a ``sqlite:///`` or ``postgresql://`` URL (psycopg 3 driver).
 
@@ -50,7 +57,9 @@ def engine_for(url: str, background_checkpoints: bool = False) -> Engine:
     backend = parsed.get_backend_name()
     if backend in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True, pool_size=4, max_overflow=4)
+        return create_engine(
+            parsed, pool_pre_ping=True, pool_size=POSTGRES_POOL_SIZE, max_overflow=4
+        )
     if backend != "sqlite":
         raise StoreError(
             f"store: unsupported database URL {url!r} (use sqlite:/// or postgresql://)"

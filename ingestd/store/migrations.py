@@ -201,6 +201,12 @@ def _links_and_quality(conn: Connection) -> None:
     )
 
 
+def _recent_polls_on_feeds(conn: Connection) -> None:
+    """feeds.recent_polls: the schedule's memory kept on the row, so a 304 reads no poll
+    history. Left NULL here; each feed's first poll after the upgrade reads its history once."""
+    _add_columns(conn, schema.feeds, ["recent_polls"])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "feeds, items, clusters, lsh_keys, polls", _initial),
     Migration(2, "feeds: source (config file or command line)", _feed_source),
@@ -212,6 +218,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "dedup_keys: integer keys, clustered; replaces lsh_keys", _integer_keys),
     Migration(9, "items: listed newest first by an index", _newest_first_index),
     Migration(10, "items: article-ness verdict; dedup_links: verified links", _links_and_quality),
+    Migration(13, "feeds: the latest polls' counts kept on the row", _recent_polls_on_feeds),
 )
 HEAD = max(migration.version for migration in MIGRATIONS)
 

@@ -34,6 +34,7 @@ class FeedRecord:
     lease_owner: str | None = None
     lease_until: datetime | None = None
     source: str = "config"  # "config" ([[feeds]] in the file) or "cli" (ingest feeds add/import)
+    recent_polls: str | None = None  # the schedule's memory (see schedule.encode_recent)
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,9 @@ feeds = Table(
     # where the subscription comes from (migration 2): "config" ([[feeds]], deactivated when
     # dropped from the file) or "cli" (`ingest feeds add/import`, never touched by config sync)
     Column("source", String(8), nullable=False, default="config", server_default="config"),
+    # the schedule's memory (migration 13): "new:republications" of the latest successful
+    # polls, newest first, comma-separated (NULL: not yet kept; read from polls once)
+    Column("recent_polls", Text),
 )
 
 clusters = Table(

@@ -285,26 +285,23 @@ class Transaction:
 
     def acquire_host_slot(self, host: str, limit: int, now_ms: int, until_ms: int) -> int | None:
         """Take a free one of ``host``'s ``limit`` request slots until ``until_ms`` (Unix ms);
-        None when all are held. Slots a dead worker held free themselves at their time."""
-        rows = [{"host": host, "slot": n, "held_until_ms": 0} for n in range(limit)]
-        self.conn.execute(self._insert_new(host_slots).values(rows).on_conflict_do_nothing())
-        free = (
-            select(host_slots.c.slot)
-            .where(host_slots.c.host == host, host_slots.c.slot < limit)
-            .where(host_slots.c.held_until_ms < now_ms)
-            .order_by(host_slots.c.slot)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        slot = self.conn.execute(free).scalar()
+        None when all are held. Slots a dead worker held free themselves at their time.
+
+        One statement when the host's slots exist (the usual case); its first time, the slots
+        are added and the statement runs again."""
+        slot = self.conn.execute(
+            _TAKE_SLOT, {"_host": host, "_limit": limit, "_now": now_ms, "_until": until_ms}
+        ).scalar()
         if slot is None:
-            return None
-        self.conn.execute(
-            update(host_slots)
-            .where(host_slots.c.host == host, host_slots.c.slot == slot)
-            .values(held_until_ms=until_ms)
-        )
-        return int(slot)
+            rows = [{"host": host, "slot": n, "held_until_ms": 0} for n in range(limit)]
+            added = self.conn.execute(
+                self._insert_new(host_slots).values(rows).on_conflict_do_nothing()
+            )
+            if added.rowcount:
+                slot = self.conn.execute(
+                    _TAKE_SLOT, {"_host": host, "_limit": limit, "_now": now_ms, "_until": until_ms}
+                ).scalar()
+        return None if slot is None else int(slot)
 
     def release_host_slot(self, host: str, slot: int) -> None:
         self.conn.execute(
@@ -333,19 +330,16 @@ class Transaction:
     def reserve_host_turn(self, host: str, gap_ms: int, now_ms: int) -> int:
         """Reserve the next request start for ``host``; returns when it may start (Unix ms).
 
-        Turns are ``gap_ms`` apart across every worker sharing the database.
+        Turns are ``gap_ms`` apart across every worker sharing the database; one statement
+        (an upsert that returns the reserved turn's end).
         """
-        self.conn.execute(
-            self._insert_new(host_turns).values(host=host, next_at_ms=0).on_conflict_do_nothing()
-        )
-        current = self.conn.execute(
-            select(host_turns.c.next_at_ms).where(host_turns.c.host == host).with_for_update()
-        ).scalar_one()
-        start = max(now_ms, int(current))
-        self.conn.execute(
-            update(host_turns).where(host_turns.c.host == host).values(next_at_ms=start + gap_ms)
-        )
-        return start
+        upsert = self._insert_new(host_turns).values(host=host, next_at_ms=now_ms + gap_ms)
+        current = host_turns.c.next_at_ms
+        later = case((current > now_ms, current), else_=now_ms) + gap_ms
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[host_turns.c.host], set_={"next_at_ms": later}
+        ).returning(host_turns.c.next_at_ms)
+        return int(self.conn.execute(upsert).scalar_one()) - gap_ms
 
     def feed(self, feed_id: int) -> FeedRecord | None:
         row = self.conn.execute(_FEED_BY_ID, {"feed_id": feed_id}).first()
@@ -377,8 +371,26 @@ class Transaction:
         (a Retry-After hold, possibly set meanwhile on the whole host) as it stands now."""
         self.conn.execute(_UPDATE_FEED_HELD, {"_id": feed_id, "_next": next_poll_at, **values})
 
+    def update_feeds_held(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """:meth:`update_feed_held` for many feeds in one statement: each row holds ``_id``,
+        ``next_poll_at`` and the same other column names."""
+        if rows:
+            params = [
+                {
+                    "_next": row["next_poll_at"],
+                    **{k: v for k, v in row.items() if k != "next_poll_at"},
+                }
+                for row in rows
+            ]
+            self.conn.execute(_UPDATE_FEED_HELD, params)
+
     def insert_poll(self, poll: PollRecord) -> None:
         self.conn.execute(_INSERT_POLL, poll.__dict__)
+
+    def insert_polls(self, polls: Sequence[PollRecord]) -> None:
+        """Many poll lines in one statement."""
+        if polls:
+            self.conn.execute(_INSERT_POLL, [poll.__dict__ for poll in polls])
 
     # --- items: identity ------------------------------------------------------------------
 
@@ -821,6 +833,22 @@ _SYNC_FEED = (
 _CLAIM_NEVER_POLLED = _claim_statement(feeds.c.next_poll_at.is_(None), ())
 _CLAIM_DUE = _claim_statement(feeds.c.next_poll_at <= bindparam("now"), (feeds.c.next_poll_at,))
 _FEED_BY_ID = select(feeds).where(feeds.c.id == bindparam("feed_id"))
+# One of a host's free request slots, taken (PostgreSQL skips slots another worker is taking).
+_FREE_SLOT = (
+    select(host_slots.c.slot)
+    .where(host_slots.c.host == bindparam("_host"), host_slots.c.slot < bindparam("_limit"))
+    .where(host_slots.c.held_until_ms < bindparam("_now"))
+    .order_by(host_slots.c.slot)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_TAKE_SLOT = (
+    update(host_slots)
+    .where(host_slots.c.host == bindparam("_host"), host_slots.c.slot == _FREE_SLOT)
+    .values(held_until_ms=bindparam("_until"))
+    .returning(host_slots.c.slot)
+)
 _RECENT_POLLS = (
     select(polls.c.new_items, polls.c.republications)
     .where(polls.c.feed_id == bindparam("feed_id"), polls.c.outcome != "failed")
