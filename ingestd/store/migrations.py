@@ -201,6 +201,13 @@ def _links_and_quality(conn: Connection) -> None:
     )
 
 
+def _web_page_indexes(conn: Connection) -> None:
+    """Clusters by their last change, and items by link reason, for the web pages'
+    listing and its signal filter (idempotent)."""
+    _create_index(conn, schema.clusters, "ix_clusters_updated")
+    _create_index(conn, schema.items, "ix_items_link_reason")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "feeds, items, clusters, lsh_keys, polls", _initial),
     Migration(2, "feeds: source (config file or command line)", _feed_source),
@@ -212,6 +219,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "dedup_keys: integer keys, clustered; replaces lsh_keys", _integer_keys),
     Migration(9, "items: listed newest first by an index", _newest_first_index),
     Migration(10, "items: article-ness verdict; dedup_links: verified links", _links_and_quality),
+    Migration(12, "web pages: clusters by last change, items by link reason", _web_page_indexes),
 )
 HEAD = max(migration.version for migration in MIGRATIONS)
 
