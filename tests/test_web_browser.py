@@ -5,8 +5,8 @@ evidence in place, the links between pages, keyboard navigation, and that no sto
 (each would set ``window.__pwned``). Screenshots go to the test's temporary folder.
 
 Screenshots: ``clusters-list``, ``cluster-wide``, ``cluster-phone``, ``item-hostile``,
-``explain`` (PNG). Skipped, saying why, where no Chromium is installed (``apt-get install chromium``; ``.ci/run``
-installs it).
+``explain`` (PNG). Skipped, saying why, where no Chromium is installed (``apt-get install
+chromium``; ``.ci/run`` installs it).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def test_the_copies_stand_side_by_side_with_shared_passages_and_evidence(
             " const r = a.getBoundingClientRect();"
             " return [a.dataset.item, Math.round(r.left), Math.round(r.top)]; })"
         )
-        assert [p[0] for p in panels][0] == str(demo.original)
+        assert panels[0][0] == str(demo.original)
         assert len(panels) == 4
         assert len({p[1] for p in panels}) == 4 and len({p[2] for p in panels}) == 1  # one row
         credited = f"document.getElementById('item-{demo.credited}')"
