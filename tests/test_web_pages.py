@@ -64,7 +64,8 @@ def test_filters_by_site_signal_feed_and_time(served: Served) -> None:
     assert listed("since=2000-01-01") == [other, story]
     assert listed("since=2999-01-01") == []
     assert fetch(served.base + "/?signal=telepathy")[0] == 400
-    assert fetch(served.base + "/?since=last+tuesday")[0] == 400
+    status, _, page = fetch(served.base + "/?since=last+tuesday")
+    assert status == 400 and "since: expected a date" in page and 'value="last tuesday"' in page
     assert fetch(served.base + "/?feed=https://nowhere.example/feed")[0] == 404
     assert fetch(served.base + "/?after=12x")[0] == 400
 

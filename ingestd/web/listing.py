@@ -45,7 +45,12 @@ class Asked:
 
 def since_time(asked: Asked, now: datetime) -> datetime | None:
     """The ``since`` filter as a time; UserError (a 400 page) when unreadable."""
-    return parse_since(asked.since, now) if asked.since else None
+    if not asked.since:
+        return None
+    try:
+        return parse_since(asked.since, now)
+    except UserError as exc:  # its words name the command line's option
+        raise UserError(str(exc).replace("export: --since", "since", 1)) from None
 
 
 def signal_value(asked: Asked) -> str | None:
