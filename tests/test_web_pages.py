@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ingestd.store import Store
+from ingestd.store.clusterpages import ClusterFilter, Cursor, recent_clusters
 from ingestd.web import listing
 from ingestd.web.auth import BasicAuth, hash_password
 from tests import webdemo
@@ -191,3 +193,20 @@ def test_basic_auth_guards_every_page_when_a_hash_is_configured(tmp_path: Path) 
         assert fetch(guarded.base + "/", headers=header("other", "correct horse"))[0] == 401
         assert fetch(guarded.base + "/", headers=header("editor", "correct horse"))[0] == 200
         assert fetch(guarded.base + "/", headers=header("editor", "correct horse"))[0] == 200
+
+
+def test_the_listing_queries_agree_on_both_dialects(store: Store) -> None:
+    """The list's filters and cursor on SQLite and PostgreSQL (the same demo, the same rows)."""
+    demo = webdemo.build(store)
+    with store.transaction(write=False) as tx:
+
+        def ids(chosen: ClusterFilter, after: Cursor | None = None, limit: int = 10) -> list[int]:
+            return [row.cluster.id for row in recent_clusters(tx, chosen, after, limit)]
+
+        assert ids(ClusterFilter()) == [demo.other_story, demo.story]
+        assert ids(ClusterFilter(signal="attribution")) == [demo.story]
+        assert ids(ClusterFilter(site="c-wire.example")) == [demo.story]
+        first = recent_clusters(tx, ClusterFilter(), None, 1)[0]
+        assert first.canonical is not None and first.signals == {"minhash": 1}
+        after = Cursor(first.cluster.updated_at, first.cluster.id)
+        assert ids(ClusterFilter(), after) == [demo.story]
