@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from ingestd import explain
 from ingestd.config import DedupSettings
 from ingestd.errors import NotFoundError, UserError
 from ingestd.listener import Handler, Request, Response
@@ -150,6 +149,8 @@ class WebPages:
         for ref in (a, b):
             if ref.isdigit() and not (ref.isascii() and int(ref) <= MAX_ID):
                 return _html(detail.explain_page(a, b, None, f"no item with id {ref!r}"), 404)
+        from ingestd import explain  # numpy: imported by the first explain page, not at start
+
         try:
             found = await self._read(lambda tx: explain.explain(tx, a, b, self.dedup))
         except NotFoundError as exc:
