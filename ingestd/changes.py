@@ -9,7 +9,8 @@ from sqlalchemy.engine import make_url
 
 from ingestd.config import FeedConfig, Settings
 
-SECTIONS = ("http", "dedup", "schedule", "extract", "service", "metrics", "retention")
+SECTIONS = ("http", "dedup", "schedule", "extract", "service", "metrics", "web", "retention")
+SECRETS = {"password_hash"}  # said to have changed, never shown
 
 
 def describe_changes(old: Settings, new: Settings) -> list[str]:
@@ -23,7 +24,9 @@ def describe_changes(old: Settings, new: Settings) -> list[str]:
             continue
         for item in fields(before):
             was, now = getattr(before, item.name), getattr(after, item.name)
-            if was != now:
+            if was != now and item.name in SECRETS:
+                lines.append(f"{name}.{item.name}: changed")
+            elif was != now:
                 lines.append(f"{name}.{item.name}: {was!r} → {now!r}")
     lines += _feed_changes(old.feeds, new.feeds)
     return lines

@@ -100,6 +100,18 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The read-only web pages (clusters side by side, items, explain)."""
+
+    # "host:port" of a listener of their own; None: they are served on [metrics] listen (if
+    # set) and by `ingest serve` on 127.0.0.1:8464.
+    listen: str | None = None
+    user: str = "ingestd"  # the basic-auth user, when password_hash is set
+    # scrypt$N$r$p$SALT$KEY from `ingest web hash-password`; None: no authentication
+    password_hash: str | None = None
+
+
+@dataclass(frozen=True)
 class RetentionSettings:
     """How long items are kept."""
 
@@ -127,6 +139,7 @@ class Settings:
     extract: ExtractSettings = field(default_factory=ExtractSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     feeds: tuple[FeedConfig, ...] = ()
     source: Path | None = None  # the file read, if any
@@ -365,7 +378,7 @@ def _build(data: Mapping[str, Any], source: Path | None) -> Settings:
     top = _Section(data, "", source)
     top.check_keys(
         {"database", "http", "dedup", "schedule", "extract", "feeds"}
-        | {"service", "metrics", "retention"}
+        | {"service", "metrics", "web", "retention"}
     )
     schedule = _schedule(_Section(data.get("schedule"), "schedule", source))
     return Settings(
@@ -376,6 +389,7 @@ def _build(data: Mapping[str, Any], source: Path | None) -> Settings:
         extract=_extract(_Section(data.get("extract"), "extract", source)),
         service=_service(_Section(data.get("service"), "service", source)),
         metrics=_metrics(_Section(data.get("metrics"), "metrics", source)),
+        web=_web(_Section(data.get("web"), "web", source)),
         retention=_retention(_Section(data.get("retention"), "retention", source)),
         feeds=_feeds(data.get("feeds", []), source),
         source=source,
@@ -513,9 +527,37 @@ def _service(section: _Section) -> ServiceSettings:
 def _metrics(section: _Section) -> MetricsSettings:
     section.check_keys({f.name for f in fields(MetricsSettings)})
     return MetricsSettings(
-        listen=section.get("listen", None, _listen_address),
+        listen=section.get("listen", None, listen_address),
         public_url=section.get("public_url", None, _public_url),
     )
+
+
+def _web(section: _Section) -> WebSettings:
+    d = WebSettings()
+    section.check_keys({f.name for f in fields(WebSettings)})
+    return WebSettings(
+        listen=section.get("listen", None, listen_address),
+        user=section.get("user", d.user, _web_user),
+        password_hash=section.get("password_hash", None, _password_hash),
+    )
+
+
+def _web_user(value: Any) -> str:
+    text = _header_text(value)
+    if ":" in text:
+        raise ValueError(f"a basic-auth user name cannot contain ':', got {value!r}")
+    return text
+
+
+def _password_hash(value: Any) -> str | None:
+    """A hash as ``ingest web hash-password`` prints it, or "" for none."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    from ingestd.web.auth import parse_hash
+
+    text = _header_text(value)
+    parse_hash(text)  # ValueError naming the expected form
+    return text
 
 
 def _public_url(value: Any) -> str:
@@ -536,7 +578,7 @@ def _public_url(value: Any) -> str:
     return text if text.endswith("/") else text + "/"
 
 
-def _listen_address(value: Any) -> str | None:
+def listen_address(value: Any) -> str | None:
     """``"host:port"`` (``"[::1]:9464"`` for IPv6; port 0 picks a free one), or "" for none."""
     if not isinstance(value, str):
         raise TypeError(f'expected "host:port" such as "127.0.0.1:9464", got {value!r}')

@@ -16,7 +16,8 @@
   only while the scheduler ticks and a running pass makes progress, so a stuck loop stops the
   pings and systemd restarts the service; ``STOPPING=1`` on shutdown.
 * **Observability.** With ``[metrics] listen``, an HTTP listener serves ``/metrics`` and
-  ``/healthz`` (200 only while the loop is alive and the store answers).
+  ``/healthz`` (200 only while the loop is alive and the store answers), and the read-only web
+  pages (:mod:`ingestd.web`) unless ``[web] listen`` gives them a listener of their own.
 * **A full disk.** When the store has no space left (:class:`StoreFullError`) the pass stops
   without blaming any feed, and the daemon pauses: no pass starts, ``/healthz`` answers 503,
   and an error line is logged once a minute. A pass is tried again once a minute, or at the
@@ -55,6 +56,7 @@ from ingestd.runner import open_pipeline, open_store
 from ingestd.store import Store
 from ingestd.store.migrations import Migration
 from ingestd.store.upkeep import probe_write
+from ingestd.web.serve import auth_for, pages_for, reach, with_feeds
 
 TICK_S = 10.0  # how often the scheduler looks for due feeds
 RETENTION_EVERY_S = 600.0  # how often retention runs (when [retention] days is set)
@@ -80,6 +82,8 @@ class Service:
         self.fetcher: Fetcher | None = None
         self._pipeline_scope: contextlib.AsyncExitStack | None = None
         self.listener: Listener | None = None
+        self.web = pages_for(store, settings)
+        self.web_listener: Listener | None = None  # [web] listen
         self.pass_task: asyncio.Task[None] | None = None
         self.retention_task: asyncio.Task[Any] | None = None
         self.stop = asyncio.Event()
@@ -100,6 +104,7 @@ class Service:
         await self._open_pipeline()
         try:
             await self._start_listener(self.settings.metrics.listen, fatal=True)
+            await self._start_web_listener(self.settings.web.listen, fatal=True)
             scheduler = self._scheduler()
             scheduler.start()
             log.info("started", feeds=len(self.settings.feeds), database=self.store.dialect)
@@ -111,9 +116,11 @@ class Service:
                 await self._drain()
         finally:
             await self._close_pipeline()
-            if self.listener is not None:
-                await self.listener.close()
+            for listener in (self.listener, self.web_listener):
+                if listener is not None:
+                    await listener.close()
             self.endpoints.close()
+            self.web.close()
         if self._deadline is not None:
             self._deadline.cancel()
         if self.failure is not None:
@@ -337,9 +344,13 @@ class Service:
                 self.stopping = self.liveness.stopping = True
                 self.stop.set()
                 return
+        self.web.dedup, self.web.auth = new.dedup, auth_for(new)
+        if new.web.listen != old.web.listen:
+            await self._start_web_listener(new.web.listen, fatal=False)
         if new.metrics.listen != old.metrics.listen:
             await self._start_listener(new.metrics.listen, fatal=False)
-        elif self.listener is not None:  # [metrics] public_url may have changed
+        elif self.listener is not None:  # [metrics] public_url or [web] listen may have changed
+            self.listener.routes = self.routes()
             self.endpoints.public_url = new.metrics.public_url or public_url(
                 self.listener.address, self.listener.port
             )
@@ -348,9 +359,13 @@ class Service:
     # --- HTTP listener -----------------------------------------------------------------------
 
     def routes(self) -> dict[str, Handler]:
-        """Path → handler served by the listener: ``/metrics`` and ``/healthz``; add entries
-        here for more endpoints (a handler takes a Request and returns a Response)."""
-        return self.endpoints.routes()
+        """Path → handler served by the listener: ``/metrics``, ``/healthz``, the feeds, and the
+        web pages when ``[web] listen`` does not give them a listener of their own (their ``/``
+        replaces the endpoints' small index page)."""
+        routes = self.endpoints.routes()
+        if self.settings.web.listen is None:
+            routes.update(self.web.routes())
+        return routes
 
     async def _start_listener(self, address: str | None, fatal: bool) -> None:
         """(Re)start the listener on ``address`` (None: stop it). A taken port stops the daemon
@@ -377,6 +392,35 @@ class Service:
         log.info(
             "listening", address=f"{host}:{port}", public_url=public, paths=sorted(listener.routes)
         )
+        if self.settings.web.listen is None:
+            self._say_reach(address)
+
+    async def _start_web_listener(self, address: str | None, fatal: bool) -> None:
+        """(Re)start the web pages' own listener on ``address`` (None: stop it), as
+        :meth:`_start_listener` does the metrics one."""
+        if address is None:
+            if self.web_listener is not None:
+                await self.web_listener.close()
+            self.web_listener = None
+            return
+        listener = Listener(address, with_feeds(self.web, self.endpoints))
+        try:
+            host, port = await listener.start()
+        except OSError as exc:
+            message = f"web: cannot listen on {address}: {exc.strerror or exc}"
+            if fatal:
+                raise IngestdError(message) from None
+            log.error(message)
+            return
+        if self.web_listener is not None:
+            await self.web_listener.close()
+        self.web_listener = listener
+        log.info("web pages listening", address=f"{host}:{port}")
+        self._say_reach(address)
+
+    def _say_reach(self, address: str) -> None:
+        """Log who can open the web pages served on ``address``."""
+        log.info("web pages: " + reach(split_address(address)[0], self.web.auth is not None))
 
 
 def public_url(address: str, bound_port: int) -> str:

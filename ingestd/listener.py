@@ -1,7 +1,9 @@
 """The daemon's HTTP listener: aiohttp's server on the daemon's event loop, GET and HEAD.
 
 Routes are a mapping of path → async handler; a handler gets a :class:`Request` and returns a
-:class:`Response` (plain values: aiohttp's objects stay in this module). The daemon serves
+:class:`Response` (plain values: aiohttp's objects stay in this module). A path ending with
+``/*`` (``/clusters/*``) is a prefix: it serves every path below it that no exact route
+serves, and the handler reads the rest from :attr:`Request.path`. The daemon serves
 ``/metrics``, ``/healthz``, ``/feed.atom``, ``/feed.json`` and ``/``. Another method answers
 405, another path 404, a handler that raises 500 (with one log line).
 
@@ -118,7 +120,11 @@ class Listener:
 
     async def _handle(self, raw: web.BaseRequest) -> web.StreamResponse:
         response = await self._answer(raw)
-        headers = {"Cache-Control": "no-store", **response.headers}
+        headers = {
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",  # a text/plain answer is never run as HTML
+            **response.headers,
+        }
         answer = web.Response(status=response.status, body=response.body, headers=headers)
         answer.headers["Content-Type"] = response.content_type
         answer.force_close()  # one request per connection (see ConnectionGuard)
@@ -127,7 +133,7 @@ class Listener:
     async def _answer(self, raw: web.BaseRequest) -> Response:
         if raw.method not in ("GET", "HEAD"):
             return _plain(405, "only GET and HEAD\n", {"Allow": "GET, HEAD"})
-        handler = self.routes.get(raw.path)
+        handler = self.routes.get(raw.path) or self._below(raw.path)
         if handler is None:
             return _plain(404, f"no such path: {raw.path}\n")
         query = parse_qs(raw.query_string, keep_blank_values=True)
@@ -138,6 +144,11 @@ class Listener:
         except Exception as exc:  # a broken handler answers 500; the listener goes on
             log.error("listener: handler failed", path=raw.path, error=repr(exc))
             return _plain(500, "internal error\n")
+
+    def _below(self, path: str) -> Handler | None:
+        """The handler of the longest prefix route (``/clusters/*``) above ``path``, if any."""
+        prefixes = [p[:-1] for p in self.routes if p.endswith("/*") and path.startswith(p[:-1])]
+        return self.routes[max(prefixes, key=len) + "*"] if prefixes else None
 
 
 def _plain(status: int, text: str, headers: Mapping[str, str] | None = None) -> Response:

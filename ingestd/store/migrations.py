@@ -201,6 +201,13 @@ def _links_and_quality(conn: Connection) -> None:
     )
 
 
+def _web_page_indexes(conn: Connection) -> None:
+    """Clusters by their last change, and items by link reason, for the web pages'
+    listing and its signal filter (idempotent)."""
+    _create_index(conn, schema.clusters, "ix_clusters_updated")
+    _create_index(conn, schema.items, "ix_items_link_reason")
+
+
 def _recent_polls_on_feeds(conn: Connection) -> None:
     """feeds.recent_polls: the schedule's memory kept on the row, so a 304 reads no poll
     history. Left NULL here; each feed's first poll after the upgrade reads its history once."""
@@ -218,6 +225,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "dedup_keys: integer keys, clustered; replaces lsh_keys", _integer_keys),
     Migration(9, "items: listed newest first by an index", _newest_first_index),
     Migration(10, "items: article-ness verdict; dedup_links: verified links", _links_and_quality),
+    Migration(12, "web pages: clusters by last change, items by link reason", _web_page_indexes),
     Migration(13, "feeds: the latest polls' counts kept on the row", _recent_polls_on_feeds),
 )
 HEAD = max(migration.version for migration in MIGRATIONS)

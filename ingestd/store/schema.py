@@ -266,6 +266,13 @@ Index("ix_items_fetched", items.c.fetched_at)
 NEWEST_FIRST = func.coalesce(items.c.published_at, items.c.fetched_at)
 Index("ix_items_when", NEWEST_FIRST, items.c.id)
 
+# --- web pages (migration 12) -----------------------------------------------------------------
+# The web pages list clusters most recently changed first (``/``), walking this index backwards
+# with a keyset cursor; the signal filter (clusters with a member linked by attribution, say)
+# starts from the second, a short range per signal instead of a scan of the items.
+Index("ix_clusters_updated", clusters.c.updated_at, clusters.c.id)
+Index("ix_items_link_reason", items.c.link_reason, items.c.cluster_id)
+
 pruned_entries = Table(  # entries whose items retention deleted, while their feed still lists them
     "pruned_entries",
     metadata,
