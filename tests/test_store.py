@@ -1078,3 +1078,26 @@ def test_a_postgresql_store_keeps_a_connection_for_each_thread_that_uses_it() ->
     from ingestd.store.engine import POSTGRES_POOL_SIZE
 
     assert POSTGRES_POOL_SIZE >= SIDE_THREADS + 2  # the writer and the lease keeper too
+
+
+def test_kept_statement_connections_commit_each_statement_and_survive_a_failure(
+    store: Store,
+) -> None:
+    """:meth:`Store.statements`: what one statement wrote is visible at once to a transaction
+    elsewhere, the thread keeps its connection between calls, and a failed statement drops it
+    (the next call works on a fresh one)."""
+    with store.statements() as tx:
+        assert tx.reserve_host_turn("k.test", 500, 1_000) == 1_000
+        first = tx.conn
+    with store.transaction(write=False) as tx:
+        turns = tx.conn.exec_driver_sql("SELECT next_at_ms FROM host_turns").scalars().all()
+        assert turns == [1_500]
+    if store.dialect == "sqlite":
+        return  # a transaction each time: nothing is kept
+    with store.statements() as tx:
+        assert tx.conn is first
+    with pytest.raises(Exception), store.statements() as tx:  # noqa: B017
+        tx.conn.exec_driver_sql("SELECT * FROM no_such_table")
+    with store.statements() as tx:
+        assert tx.conn is not first
+        assert tx.reserve_host_turn("k.test", 500, 1_000) == 1_500

@@ -60,7 +60,7 @@ class Pipeline:
         )
         self.cpu_pool = CpuPool(pool, self.side, pool_factory)
         self.poller = Poller(settings, self.events, self.db, self.cpu)
-        self.turns = StoreTurns(self.aside)  # host turns shared through the store
+        self.turns = StoreTurns(self.aside_statement)  # host turns shared through the store
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = False  # set by stop(): the pass claims no more feeds
         # polls in flight, each with whether its feed's request went yet (see stop())
@@ -83,6 +83,17 @@ class Pipeline:
 
         def run() -> _T:
             with self.store.transaction() as tx:
+                return fn(tx)
+
+        return await asyncio.get_running_loop().run_in_executor(self.side, run)
+
+    async def aside_statement(self, fn: Callable[[Transaction], _T]) -> _T:
+        """Like :meth:`aside`, for ``fn`` of one statement (or several that need no common
+        transaction): on the side thread's kept autocommit connection
+        (:meth:`~ingestd.store.Store.statements`)."""
+
+        def run() -> _T:
+            with self.store.statements() as tx:
                 return fn(tx)
 
         return await asyncio.get_running_loop().run_in_executor(self.side, run)

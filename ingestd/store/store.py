@@ -4,7 +4,9 @@ every query and write. Rows come out as the dataclasses of :mod:`ingestd.store.r
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -66,6 +68,9 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.checkpointer: Checkpointer | None = None
+        self._kept = threading.local()  # each thread's connection for :meth:`statements`
+        self._kept_all: list[Connection] = []
+        self._kept_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -117,6 +122,11 @@ class Store:
         return store
 
     def close(self) -> None:
+        with self._kept_lock:
+            kept, self._kept_all = self._kept_all, []
+        for conn in kept:
+            with contextlib.suppress(SQLAlchemyError):
+                conn.close()
         if self.checkpointer is not None:
             self.checkpointer.stop()
             self.checkpointer = None
@@ -140,6 +150,42 @@ class Store:
                     f"store: no space left for the database ({_first_line(exc)})"
                 ) from None
             raise StoreError(f"store: {_first_line(exc)}") from None
+
+    @contextmanager
+    def statements(self) -> Iterator[Transaction]:
+        """Statements that each commit on their own, on a connection this thread keeps between
+        calls: no pool checkout, no liveness ping, no BEGIN and COMMIT round trips. For the
+        single-statement writes made around every request (shared host turns and slots), where
+        those cost more than the statement. A connection that fails is dropped (the next call
+        opens another); errors are :class:`StoreError` as for :meth:`transaction`. On SQLite
+        (one process, no round trips) it is :meth:`transaction`."""
+        if self.dialect == "sqlite":
+            with self.transaction() as tx:
+                yield tx
+            return
+        conn: Connection | None = getattr(self._kept, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            conn.info["write"] = True
+            self._kept.conn = conn
+            with self._kept_lock:
+                self._kept_all.append(conn)
+        try:
+            yield Transaction(conn)
+        except SQLAlchemyError as exc:
+            self._kept.conn = None
+            with self._kept_lock:
+                if conn in self._kept_all:
+                    self._kept_all.remove(conn)
+            with contextlib.suppress(SQLAlchemyError):
+                conn.close()
+            if isinstance(exc, OperationalError):
+                if is_disk_full(exc):
+                    raise StoreFullError(
+                        f"store: no space left for the database ({_first_line(exc)})"
+                    ) from None
+                raise StoreError(f"store: {_first_line(exc)}") from None
+            raise
 
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
