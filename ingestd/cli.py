@@ -465,12 +465,26 @@ def feeds_import(context: _Context, path: Path) -> None:
     """Subscribe to every feed of an OPML file (folders too); duplicates are skipped, invalid
     entries reported with their line."""
     from ingestd import feeds as manage
+    from ingestd.feedimport import import_document
+    from ingestd.store import Store
 
     settings = context.settings()
     document = manage.read_opml_file(path)
-    report = _write(context, lambda tx: manage.import_feeds(tx, settings, document))
-    for problem in report.invalid:
+    for problem in (*document.not_feeds, *document.problems):
         click.echo(visible(f"ingest: {path}:{problem.line}: {problem.message}"), err=True)
+    shown = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if shown:
+            click.echo(f"\rimporting feeds: {done} of {total}", err=True, nl=done == total)
+
+    store = Store.open(settings.database_url)
+    try:
+        report = import_document(
+            store, document, lambda tx: manage.sync_config(tx, settings), progress
+        )
+    finally:
+        store.close()
     click.echo(report.line())
     _config_note(settings)
 

@@ -23,7 +23,7 @@ from ingestd.discover import decode_html, feed_links
 from ingestd.errors import NotFoundError, UserError
 from ingestd.fetch import Fetcher
 from ingestd.model import Fetched, FetchResult, ParsedFeed
-from ingestd.opml import OpmlDocument, OpmlError, Outline, Problem, read_opml, url_problem
+from ingestd.opml import OpmlDocument, OpmlError, Outline, read_opml, url_problem
 from ingestd.parse import parse_feed
 from ingestd.store import FeedRecord, Transaction
 from ingestd.store.subscriptions import CONFIG, find_feed, subscribe, unsubscribe
@@ -42,27 +42,6 @@ class Checked:
     url: str
     title: str | None = None
     found_on: str | None = None
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    """What ``feeds import`` did."""
-
-    imported: int
-    duplicates: int
-    invalid: tuple[Problem, ...]
-
-    def line(self) -> str:
-        """The summary line: "imported N feeds, skipped M duplicates, K invalid entries"."""
-        return (
-            f"imported {_count(self.imported, 'feed')}, "
-            f"skipped {_count(self.duplicates, 'duplicate')}, "
-            f"{_count(len(self.invalid), 'invalid entry', 'invalid entries')}"
-        )
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 # --- arguments ---------------------------------------------------------------------------------
@@ -188,23 +167,6 @@ def remove(tx: Transaction, settings: Settings, url: str) -> FeedRecord:
     return feed
 
 
-def import_feeds(tx: Transaction, settings: Settings, document: OpmlDocument) -> ImportReport:
-    """Subscribe to every usable entry; entries already subscribed or repeated are skipped."""
-    sync_config(tx, settings)
-    now = datetime.now(UTC)
-    seen: set[str] = set()
-    imported = duplicates = 0
-    for entry in document.feeds:
-        existing = None if entry.url in seen else find_feed(tx, entry.url)
-        if entry.url in seen or (existing is not None and existing.active):
-            duplicates += 1
-            continue
-        seen.add(entry.url)
-        subscribe(tx, entry.url, now, name=entry.name)
-        imported += 1
-    return ImportReport(imported, duplicates, document.problems)
-
-
 def read_opml_file(path: Path) -> OpmlDocument:
     """Read an OPML file; UserError naming the file (and the line) when it cannot be used."""
     try:
@@ -235,8 +197,11 @@ def list_feeds(tx: Transaction, settings: Settings, everything: bool = False) ->
 
 
 def outlines(feeds: list[FeedRecord]) -> list[Outline]:
-    """The OPML outlines of these feeds: labelled by name, else title, else URL."""
-    return [Outline(f.url, f.name or f.title or f.url, f.site_url) for f in feeds]
+    """The OPML outlines of these feeds: labelled by name, else title, else URL, in their
+    folders, with the outline text they were imported with."""
+    return [
+        Outline(f.url, f.name or f.title or f.url, f.site_url, f.folder, f.opml_text) for f in feeds
+    ]
 
 
 def feed_object(feed: FeedRecord, items: int | None = None) -> dict[str, Any]:

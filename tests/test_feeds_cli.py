@@ -161,7 +161,7 @@ def test_export_prints_opml_2_of_the_active_feeds(config: Path, opml: Path) -> N
     assert root.get("version") == "2.0"
     assert root.findtext("head/title") == "ingestd subscriptions"
     assert root.findtext("head/dateCreated")
-    assert [o.attrib for o in root.findall("body/outline")] == [
+    assert [o.attrib for o in root.findall(".//outline[@xmlUrl]")] == [
         {
             "type": "rss",
             "text": "Configured",
@@ -175,9 +175,9 @@ def test_export_prints_opml_2_of_the_active_feeds(config: Path, opml: Path) -> N
             "xmlUrl": "https://gazette.example/feed.xml",
         },
     ]
-    assert [f.url for f in read_opml(result.stdout_bytes).feeds] == [
-        "https://config.example/feed.xml",
-        "https://gazette.example/feed.xml",
+    assert [(f.url, f.folders) for f in read_opml(result.stdout_bytes).feeds] == [
+        ("https://config.example/feed.xml", ()),
+        ("https://gazette.example/feed.xml", ("News",)),
     ]
 
 

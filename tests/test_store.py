@@ -170,7 +170,9 @@ def test_migration_8_turns_the_stored_text_keys_into_integer_keys(
                 tx.conn.execute(insert(schema.legacy_lsh_keys), rows)
             odd = [{"key": k, "item_id": stored["short"], "at": 0} for k in ("x:1", "b:zz")]
             tx.conn.execute(insert(schema.legacy_lsh_keys), odd)  # no known form: -1, no error
-        assert [m.version for m in migrations.upgrade(store.engine)] == [8, 9, 10]  # to HEAD
+        assert [m.version for m in migrations.upgrade(store.engine)] == list(
+            range(8, migrations.HEAD + 1)
+        )
         tables = set(inspect(store.engine).get_table_names())
         with store.transaction() as tx:
             short_sig = make_signature(short, "", params)
@@ -228,7 +230,9 @@ def test_migration_9_indexes_items_newest_first_and_keeps_them(database_url: str
             old = tx.insert_item(new_item(a, "old", published=NOW - timedelta(days=2)))
             undated = tx.insert_item(new_item(a, "undated", published=None, fetched=NOW))
             new = tx.insert_item(new_item(a, "new", published=NOW + timedelta(hours=1)))
-        assert [m.version for m in migrations.upgrade(store.engine)] == [9, 10]
+        assert [m.version for m in migrations.upgrade(store.engine)] == list(
+            range(9, migrations.HEAD + 1)
+        )
         names = _item_index_names(store)
         with store.transaction(write=False) as tx:
             listed = [item.id for item in tx.list_items()]

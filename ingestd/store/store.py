@@ -33,6 +33,7 @@ from ingestd.errors import StoreError, StoreFullError
 from ingestd.store import migrations
 from ingestd.store.checkpoint import Checkpointer
 from ingestd.store.engine import engine_for, is_disk_full, read_only_engine
+from ingestd.store.feedoptions import option_columns, options_from
 from ingestd.store.records import (
     ClusterRecord,
     FeedRecord,
@@ -54,6 +55,7 @@ from ingestd.store.schema import (
     items,
     polls,
 )
+from ingestd.urls import feed_url_key
 
 DEDUP_LOCK_ID = 7_140_212_002  # PostgreSQL advisory lock serialising dedup decisions
 SYNC_LOCK_ID = 7_140_212_003  # PostgreSQL advisory lock serialising configuration syncs
@@ -181,10 +183,10 @@ class Transaction:
             self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK_ID})
         existing: dict[str, int] = {}
         current: dict[int, tuple[object, ...]] = {}
-        columns = (feeds.c.name, feeds.c.interval_s, feeds.c.active, feeds.c.source)
+        columns = [feeds.c[name] for name in _SYNCED]
         for row in self.conn.execute(select(feeds.c.url, feeds.c.id, feeds.c.aliases, *columns)):
             existing[row.url] = row.id
-            current[row.id] = (row.name, row.interval_s, row.active, row.source)
+            current[row.id] = tuple(row._mapping[name] for name in _SYNCED)
             for alias in (row.aliases or "").split("\n"):
                 if alias:
                     existing.setdefault(alias, row.id)
@@ -193,10 +195,11 @@ class Transaction:
         changed: list[dict[str, Any]] = []
         added: list[dict[str, Any]] = []
         for feed in configured:
-            values = (feed.name, feed.interval_s, True, "config")
+            stored = option_columns(feed.options)
+            values = (feed.name, feed.interval_s, True, "config", *stored.values())
             synced = dict(zip(_SYNCED, values, strict=True))
             if feed.url not in existing:
-                added.append({"url": feed.url, **synced})
+                added.append({"url": feed.url, "url_key": feed_url_key(feed.url), **synced})
             elif current[existing[feed.url]] != values:  # unchanged feeds are not written
                 changed.append({"feed_id": existing[feed.url], **synced})
         if changed:
@@ -812,7 +815,8 @@ def _claim_statement(when: Any, order: tuple[Any, ...]) -> Any:
     )
 
 
-_SYNCED = ("name", "interval_s", "active", "source")  # what sync_feeds sets from the config
+# what sync_feeds sets from the config
+_SYNCED = ("name", "interval_s", "active", "source", "options", "request_headers")
 _SYNC_FEED = (
     update(feeds)
     .where(feeds.c.id == bindparam("feed_id"))
@@ -866,6 +870,7 @@ def _feed(row: Row[Any]) -> FeedRecord:
     values["active"] = bool(values["active"])
     values["aliases"] = tuple(a for a in (values.get("aliases") or "").split("\n") if a)
     values["redirect_seen"] = values.get("redirect_seen") or 0
+    values["options"] = options_from(m.get("options"), m.get("request_headers"))
     return FeedRecord(**values)
 
 
