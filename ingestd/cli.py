@@ -384,10 +384,12 @@ def feeds() -> None:
 )
 @json_option
 @click.option("--all", "everything", is_flag=True, help="Include removed feeds.")
+@click.option("--folder", metavar="NAME", help='Only feeds in this folder ("News/Local").')
 @click.pass_obj
 @_errors
-def feeds_list(context: _Context, as_json: bool, everything: bool) -> None:
-    """Subscribed feeds: URL, name, source (config or cli), status, last error, next poll."""
+def feeds_list(context: _Context, as_json: bool, everything: bool, folder: str | None) -> None:
+    """Subscribed feeds: URL, name, folder, source (config or cli), status, last and next poll,
+    failures, items, last error."""
     from ingestd import feeds as manage
     from ingestd import render
 
@@ -395,7 +397,7 @@ def feeds_list(context: _Context, as_json: bool, everything: bool) -> None:
 
     def listing(tx: Any) -> list[dict[str, Any]]:
         counts = tx.item_counts()
-        feeds = manage.list_feeds(tx, settings, everything)
+        feeds = manage.list_feeds(tx, settings, everything, folder)
         return [manage.feed_object(feed, counts.get(feed.id, 0)) for feed in feeds]
 
     objects = _write(context, listing)
@@ -415,10 +417,43 @@ def feeds_list(context: _Context, as_json: bool, everything: bool) -> None:
 @click.option("--name", help="A label for the feed.")
 @click.option("--interval", metavar="DURATION", help='Polling interval: seconds, "30m", "2h".')
 @click.option("--no-check", is_flag=True, help="Add URL as given, without fetching it.")
+@click.option("--user-agent", metavar="TEXT", help="This feed's User-Agent header.")
+@click.option(
+    "--fetch-pages/--no-fetch-pages",
+    default=None,
+    help="Fetch each entry's page (default: [extract] fetch_pages).",
+)
+@click.option(
+    "--favor",
+    type=click.Choice(["precision", "balanced", "recall"]),
+    help="Extraction mode for this feed's pages.",
+)
+@click.option(
+    "--allow-private-networks/--no-allow-private-networks",
+    "allow_private",
+    default=None,
+    help="Allow loopback and private addresses for this feed.",
+)
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar='"NAME: VALUE"',
+    help="A request header for this feed (e.g. a cookie); repeatable; never shown.",
+)
 @click.pass_obj
 @_errors
 def feeds_add(
-    context: _Context, url: str, name: str | None, interval: str | None, no_check: bool
+    context: _Context,
+    url: str,
+    name: str | None,
+    interval: str | None,
+    no_check: bool,
+    user_agent: str | None,
+    fetch_pages: bool | None,
+    favor: str | None,
+    allow_private: bool | None,
+    headers: tuple[str, ...],
 ) -> None:
     """Subscribe to URL: a feed, or a web page whose <link rel="alternate"> names one."""
     from ingestd import feeds as manage
@@ -426,10 +461,12 @@ def feeds_add(
     settings = context.settings()
     url = manage.command_line_url(url)
     every_s = manage.interval_s(interval)
+    options = manage.feed_options(user_agent, fetch_pages, favor, allow_private, headers)
     _write(context, lambda tx: manage.refuse_duplicate(tx, settings, url))
-    checked = manage.Checked(url) if no_check else manage.check_feed(url, settings.http)
-    added = _write(context, lambda tx: manage.add(tx, settings, checked, name, every_s))
-    title = f' "{added.title}"' if added.title else ""
+    checked = manage.Checked(url) if no_check else manage.check_feed(url, settings.http, options)
+    added = _write(context, lambda tx: manage.add(tx, settings, checked, name, every_s, options))
+    label = added.name or added.title
+    title = f' "{label}"' if label else ""
     found = f", found on {checked.found_on}" if checked.found_on else ""
     click.echo(visible(f"added {added.url}{title}{found}"))
     _config_note(settings)

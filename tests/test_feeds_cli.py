@@ -241,7 +241,7 @@ def test_add_without_check_stores_the_url_with_name_and_interval(config: Path) -
     )
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "added https://mine.example/feed\n"
+    assert result.stdout == 'added https://mine.example/feed "M"\n'
     feed = listed(config)["https://mine.example/feed"]
     assert (feed["name"], feed["interval_s"], feed["source"]) == ("M", 7200.0, "cli")
 
@@ -297,7 +297,7 @@ def test_add_a_page_subscribes_to_the_feed_it_links_to(config: Path, site: Loopb
 
     feed = site.url("/news/feed.xml")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == f'added {feed} "Harbour Gazette", found on {page}\n'
+    assert result.stdout == f'added {feed} "Gazette", found on {page}\n'
     assert page not in listed(config)
     assert listed(config)[feed]["name"] == "Gazette"
     assert site.targets() == ["/news/", "/news/feed.xml"]
@@ -306,7 +306,7 @@ def test_add_a_page_subscribes_to_the_feed_it_links_to(config: Path, site: Loopb
 @pytest.mark.parametrize(
     ("path", "words"),
     [
-        ("/about", "is not an RSS or Atom feed and links to none"),
+        ("/about", "is not an RSS, Atom or JSON feed and links to none"),
         ("/broken/", "links to no readable feed"),
         ("/gone", "cannot fetch"),
     ],
