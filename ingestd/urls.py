@@ -130,3 +130,15 @@ def feed_url_key(url: str) -> str:
     path = parts.path.rstrip("/")
     query = f"?{parts.query}" if parts.query else ""
     return f"//{host}{path}{query}"
+
+
+def authority(url: str) -> str:
+    """The host and port a URL's request goes to (``host:port``, the port explicit), for
+    sending a feed's private headers only where its own feed is served."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = parts.scheme.lower()
+    return f"{(parts.hostname or '').lower()}:{port or _DEFAULT_PORTS.get(scheme, 0)}"

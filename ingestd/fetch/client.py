@@ -98,7 +98,8 @@ class Fetcher:
         ``accept`` is sent as the ``Accept`` header; ``on_start`` is called when the first
         request is about to go (the frontier let it). ``options`` are the feed's own settings:
         its ``User-Agent`` on every hop, its extra headers (a cookie) only to the URL's own
-        host, never to a host a redirect leads to. Never raises for network or HTTP problems.
+        host and port, never to another a redirect leads to. Never raises for network or HTTP
+        problems.
         """
         scheme = url.partition(":")[0].lower() if ":" in url else ""
         if scheme == "file":
@@ -129,7 +130,7 @@ class Fetcher:
             current = parse_url(url)
         except ValueError as exc:
             return failed(url, f"invalid URL {url}: {exc}")
-        own_host = current.raw_host
+        own_host = (current.raw_host, current.port)
         permanent = True  # so far every redirect hop was 301/308
         jars: dict[str, dict[str, str]] = {}  # host → cookies its redirects set, this fetch only
         for hop in range(self._settings.max_redirects + 1):
@@ -137,7 +138,8 @@ class Fetcher:
             if refusal is not None:
                 return refusal
             host = current.raw_host or ""
-            sent = {**headers, **extra} if extra and current.raw_host == own_host else headers
+            same = (current.raw_host, current.port) == own_host
+            sent = {**headers, **extra} if extra and same else headers
             cookies = with_cookies(sent, jars.get(host))
             outcome = await self._hop(
                 current, cookies, allow_private, on_start if hop == 0 else None

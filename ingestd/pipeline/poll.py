@@ -41,7 +41,7 @@ from ingestd.model import (
 from ingestd.pipeline.outcome import PollOutcome
 from ingestd.store import FeedRecord, PollRecord, Transaction
 from ingestd.store.upkeep import forget_pruned
-from ingestd.urls import normalize_url, site_host, web_url
+from ingestd.urls import authority, normalize_url, web_url
 
 log = structlog.get_logger("ingestd.poll")
 _T = TypeVar("_T")
@@ -112,7 +112,7 @@ class Poller:
         if options.allow_private_networks is None:
             config = self.feed_configs.get(feed.url, FeedConfig(feed.url))
             options = replace(options, allow_private_networks=config.allow_private_networks)
-        if options.headers and site_host(url) != site_host(feed.url):
+        if options.headers and authority(url) != authority(feed.url):
             options = replace(options, headers=())
         return options
 
