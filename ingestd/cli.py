@@ -68,6 +68,7 @@ class _Ingest(click.Group):
         **extra: Any,
     ) -> Any:
         _tolerant_streams()
+        args = _config_first(list(sys.argv[1:] if args is None else args))
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
@@ -82,6 +83,21 @@ class _Ingest(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _config_first(args: list[str]) -> list[str]:
+    """``--config PATH`` (or ``--config=PATH``) moved to the front, so that it may also be
+    written after the command (``ingest feeds list --config x.toml``), as people do."""
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if index == 0:
+            continue
+        if arg == "--config" and index + 1 < len(args):
+            return [arg, args[index + 1], *args[:index], *args[index + 2 :]]
+        if arg.startswith("--config="):
+            return [arg, *args[:index], *args[index + 1 :]]
+    return args
 
 
 def _usage_line(exc: click.UsageError) -> str:
@@ -230,8 +246,11 @@ def _run_once(context: _Context, strict: bool = False) -> None:
 @_errors
 def _run_daemon(context: _Context) -> None:
     from ingestd import poolstart
+    from ingestd.config import no_config_message
 
     settings = context.settings()
+    if settings.source is None:  # a bare `ingest` on a new machine must not sit there silently
+        raise UserError(no_config_message())
     poolstart.start_forkserver()  # the daemon always needs the pool: its start overlaps imports
     with _imports_without_collections():
         from ingestd.daemon import run_daemon

@@ -203,14 +203,30 @@ def sqlite_file(database_url: str) -> Path | None:
     return Path(database).expanduser().absolute()
 
 
-def default_config_path() -> Path | None:
-    """The configuration file used when none is named, if one exists."""
+def config_candidates() -> list[Path]:
+    """The places searched for a configuration file when none is named, in order."""
     candidates = []
     if conf_dir := os.environ.get("CONFIGURATION_DIRECTORY"):
         candidates.append(Path(conf_dir.split(":")[0]) / "ingestd.toml")
     xdg = _xdg_home("XDG_CONFIG_HOME", Path(".config"))
     candidates += [xdg / "ingestd" / "ingestd.toml", Path("/etc/ingestd/ingestd.toml")]
-    return next((path for path in candidates if path.is_file()), None)
+    return candidates
+
+
+def default_config_path() -> Path | None:
+    """The configuration file used when none is named, if one exists."""
+    return next((path for path in config_candidates() if path.is_file()), None)
+
+
+def no_config_message() -> str:
+    """What a daemon started without any configuration file says: where it looked, and how
+    to start."""
+    searched = ", ".join(str(path) for path in config_candidates())
+    return (
+        f"no configuration file: none named by --config or ${CONFIG_ENV}, none at {searched}. "
+        "To start, copy config/ingestd.toml to one of them (or pass --config PATH), or add "
+        "feeds with `ingest feeds add URL` and poll them with `ingest --once`"
+    )
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
