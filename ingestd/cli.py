@@ -350,6 +350,24 @@ def clusters_split(context: _Context, item: str) -> None:
     click.echo(f"item {done.id} {where}; it stays on its own")
 
 
+@clusters.command(
+    "merge", epilog="Example: ingest clusters merge 57 https://example.com/the-original"
+)
+@click.argument("item_a")
+@click.argument("item_b")
+@click.pass_obj
+@_errors
+def clusters_merge(context: _Context, item_a: str, item_b: str) -> None:
+    """Keep ITEM_A and ITEM_B (ids or URLs) in one cluster: they are one article, whatever
+    their texts say; later polls keep them together (`clusters split` undoes it)."""
+    from ingestd import curation
+
+    settings = context.settings().dedup
+    item_a, item_b = _item_ref(item_a), _item_ref(item_b)
+    done = _write(context, lambda tx: curation.merge(tx, item_a, item_b, settings))
+    click.echo(f"item {done.id} and {item_b} are now together in cluster {done.cluster_id}")
+
+
 @clusters.command("unsplit", epilog="Example: ingest clusters unsplit 57")
 @click.argument("item")
 @click.pass_obj

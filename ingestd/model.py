@@ -225,3 +225,4 @@ class Reason(enum.StrEnum):
     CANONICAL_LINK = "canonical_link"
     ATTRIBUTION = "attribution"
     MINHASH = "minhash"
+    OPERATOR = "operator"  # an operator merged them (ingest clusters merge)

@@ -688,10 +688,30 @@ class Transaction:
         ]
         self.conn.execute(
             delete(dedup_links).where(
-                or_(dedup_links.c.item_a == item_id, dedup_links.c.item_b == item_id)
+                or_(dedup_links.c.item_a == item_id, dedup_links.c.item_b == item_id),
+                dedup_links.c.reason != OPERATOR,  # an operator's merge outlives re-linking
             )
         )
         return linked
+
+    def set_operator_link(self, item_a: int, item_b: int) -> None:
+        """Record an operator's word that two items are one article: a strong link (reason
+        ``operator``) in place of whatever link the pair had; re-linking never removes it."""
+        low, high = sorted((item_a, item_b))
+        pair = (dedup_links.c.item_a == low) & (dedup_links.c.item_b == high)
+        self.conn.execute(delete(dedup_links).where(pair))
+        link = LinkRecord(low, high, True, None, OPERATOR, OPERATOR, 1.0)
+        self.conn.execute(insert(dedup_links), [link.__dict__])
+
+    def delete_operator_links(self, item_id: int) -> list[int]:
+        """Forget the operator's merges of an item (it was split out); returns the other
+        items."""
+        ends = or_(dedup_links.c.item_a == item_id, dedup_links.c.item_b == item_id)
+        mine = ends & (dedup_links.c.reason == OPERATOR)
+        rows = self.conn.execute(select(dedup_links.c.item_a, dedup_links.c.item_b).where(mine))
+        others = [int(b if a == item_id else a) for a, b in rows]
+        self.conn.execute(delete(dedup_links).where(mine))
+        return others
 
     def links_of(self, ids: Iterable[int]) -> list[LinkRecord]:
         """Every link that has one of these items at either end.
@@ -816,6 +836,7 @@ def _claim_statement(when: Any, order: tuple[Any, ...]) -> Any:
 
 
 # what sync_feeds sets from the config
+OPERATOR = "operator"  # the reason and measure of a link an operator made (clusters merge)
 _SYNCED = ("name", "interval_s", "active", "source", "options", "request_headers")
 _SYNC_FEED = (
     update(feeds)
