@@ -75,6 +75,8 @@ class Poller:
         is about to go (until then the poll has done nothing and may be cancelled)."""
         started = datetime.now(UTC)
         clock = time.perf_counter()
+        if feed.next_poll_at is not None:
+            self.events.poll_late(max(0.0, (started - feed.next_poll_at).total_seconds()))
         structlog.contextvars.bind_contextvars(feed=feed.url)
         try:
             outcome = await self._poll(feed, fetcher, started, on_start)
