@@ -638,10 +638,20 @@ def _config_note(settings: Settings) -> None:
 )
 @click.option("--feed", "feed_url", metavar="URL", help="Only stories this feed carried.")
 @limit_option("stories")
+@click.option(
+    "--public-url",
+    metavar="URL",
+    help='Where the file will be published: Atom rel="self", JSON Feed feed_url.',
+)
 @click.pass_obj
 @_errors
 def export_command(
-    context: _Context, fmt: str, since: str | None, feed_url: str | None, limit: int | None
+    context: _Context,
+    fmt: str,
+    since: str | None,
+    feed_url: str | None,
+    limit: int | None,
+    public_url: str | None,
 ) -> None:
     """Deduplicated stories, newest first, each with its republications (URL, outlet, time)."""
     from datetime import UTC, datetime
@@ -650,7 +660,9 @@ def export_command(
 
     when = export.parse_since(since, datetime.now(UTC)) if since else None
     selection = export.Selection(when, feed_url, limit)
-    click.echo(_read(context, lambda tx: export.export_bytes(tx, fmt, selection)), nl=False)
+    served = export.served_at(public_url) if public_url else None
+    found = _read(context, lambda tx: export.export_bytes(tx, fmt, selection, served))
+    click.echo(found, nl=False)
 
 
 @main.command("stats", epilog="Example: ingest stats --json")

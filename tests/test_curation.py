@@ -128,3 +128,19 @@ def test_merging_an_item_with_itself_is_exit_2(demo: CliRunner) -> None:
 
     assert result.exit_code == 2
     assert "are the same item" in result.stderr
+
+
+def test_export_carries_rel_self_when_told_its_public_url(demo: CliRunner) -> None:
+    import xml.etree.ElementTree as ET
+
+    url = "https://news.example.org/ingestd/stories.atom"
+    result = demo.invoke(main, ["export", "--public-url", url])
+
+    assert result.exit_code == 0, result.output
+    root = ET.fromstring(result.stdout_bytes)
+    links = {link.get("rel"): link.get("href") for link in root.findall("{*}link")}
+    assert links == {"self": url, "alternate": "https://news.example.org/ingestd/"}
+    plain = ET.fromstring(demo.invoke(main, ["export"]).stdout_bytes)
+    assert plain.findall("{*}link") == []
+    wrong = demo.invoke(main, ["export", "--public-url", "stories.atom"])
+    assert wrong.exit_code == 2 and "not an absolute http(s) URL" in wrong.stderr
