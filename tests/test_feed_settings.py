@@ -177,3 +177,23 @@ def test_a_feeds_headers_never_go_to_the_pages_of_another_host(tmp_path: Path) -
     (fetched,) = other.requests
     assert "cookie" not in fetched.headers
     assert fetched.headers["user-agent"] == "MembersBot/3"
+
+
+def test_a_reload_that_changes_a_feeds_headers_never_logs_their_values() -> None:
+    from ingestd.changes import describe_changes
+    from ingestd.config import FeedConfig, Settings
+
+    old = Settings(
+        "sqlite:///x",
+        feeds=(FeedConfig("https://a.example/f", headers=(("Cookie", "one-secret"),)),),
+    )
+    new = Settings(
+        "sqlite:///x",
+        feeds=(
+            FeedConfig("https://a.example/f", headers=(("Cookie", "two-secret"),), favor="recall"),
+        ),
+    )
+
+    lines = describe_changes(old, new)
+
+    assert lines == ["feed changed: https://a.example/f (favor: None → 'recall', headers: changed)"]
