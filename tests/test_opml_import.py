@@ -234,3 +234,21 @@ def test_an_import_runs_as_many_statements_for_3000_feeds_as_for_30(tmp_path: Pa
     """No query per feed (the old import scanned every feed's aliases for each new URL): the
     statements an import runs do not grow with the feeds it imports, within a batch."""
     assert _statements_to_import(tmp_path, 3000) == _statements_to_import(tmp_path, 30)
+
+
+def test_feeds_list_table_has_readme_columns_and_folders(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    imported(config, tmp_path)
+
+    result = ingest(config, "feeds", "list", "--folder", "News/Local")
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].strip() == "1 feed"
+    header = next(line for line in lines if "url" in line and "folder" in line)
+    for column in ("name", "source", "status", "last poll", "next poll", "failures", "items"):
+        assert column in header, column
+    row = next(line for line in lines if "gazette.example" in line)
+    assert "News/Local" in row and " new " in row
