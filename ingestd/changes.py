@@ -48,7 +48,9 @@ def _feed_diff(old: FeedConfig, new: FeedConfig) -> str:
     for item in fields(old):
         was: Any = getattr(old, item.name)
         now: Any = getattr(new, item.name)
-        if was != now:
+        if was != now and not item.repr:  # request headers (cookies): never written out
+            parts.append(f"{item.name}: changed")
+        elif was != now:
             parts.append(f"{item.name}: {was!r} → {now!r}")
     return ", ".join(parts)
 

@@ -68,6 +68,7 @@ class _Ingest(click.Group):
         **extra: Any,
     ) -> Any:
         _tolerant_streams()
+        args = _config_first(list(sys.argv[1:] if args is None else args))
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
@@ -82,6 +83,21 @@ class _Ingest(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _config_first(args: list[str]) -> list[str]:
+    """``--config PATH`` (or ``--config=PATH``) moved to the front, so that it may also be
+    written after the command (``ingest feeds list --config x.toml``), as people do."""
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if index == 0:
+            continue
+        if arg == "--config" and index + 1 < len(args):
+            return [arg, args[index + 1], *args[:index], *args[index + 2 :]]
+        if arg.startswith("--config="):
+            return [arg, *args[:index], *args[index + 1 :]]
+    return args
 
 
 def _usage_line(exc: click.UsageError) -> str:
@@ -230,8 +246,11 @@ def _run_once(context: _Context, strict: bool = False) -> None:
 @_errors
 def _run_daemon(context: _Context) -> None:
     from ingestd import poolstart
+    from ingestd.config import no_config_message
 
     settings = context.settings()
+    if settings.source is None:  # a bare `ingest` on a new machine must not sit there silently
+        raise UserError(no_config_message())
     poolstart.start_forkserver()  # the daemon always needs the pool: its start overlaps imports
     with _imports_without_collections():
         from ingestd.daemon import run_daemon
@@ -331,6 +350,24 @@ def clusters_split(context: _Context, item: str) -> None:
     click.echo(f"item {done.id} {where}; it stays on its own")
 
 
+@clusters.command(
+    "merge", epilog="Example: ingest clusters merge 57 https://example.com/the-original"
+)
+@click.argument("item_a")
+@click.argument("item_b")
+@click.pass_obj
+@_errors
+def clusters_merge(context: _Context, item_a: str, item_b: str) -> None:
+    """Keep ITEM_A and ITEM_B (ids or URLs) in one cluster: they are one article, whatever
+    their texts say; later polls keep them together (`clusters split` undoes it)."""
+    from ingestd import curation
+
+    settings = context.settings().dedup
+    item_a, item_b = _item_ref(item_a), _item_ref(item_b)
+    done = _write(context, lambda tx: curation.merge(tx, item_a, item_b, settings))
+    click.echo(f"item {done.id} and {item_b} are now together in cluster {done.cluster_id}")
+
+
 @clusters.command("unsplit", epilog="Example: ingest clusters unsplit 57")
 @click.argument("item")
 @click.pass_obj
@@ -384,10 +421,12 @@ def feeds() -> None:
 )
 @json_option
 @click.option("--all", "everything", is_flag=True, help="Include removed feeds.")
+@click.option("--folder", metavar="NAME", help='Only feeds in this folder ("News/Local").')
 @click.pass_obj
 @_errors
-def feeds_list(context: _Context, as_json: bool, everything: bool) -> None:
-    """Subscribed feeds: URL, name, source (config or cli), status, last error, next poll."""
+def feeds_list(context: _Context, as_json: bool, everything: bool, folder: str | None) -> None:
+    """Subscribed feeds: URL, name, folder, source (config or cli), status, last and next poll,
+    failures, items, last error."""
     from ingestd import feeds as manage
     from ingestd import render
 
@@ -395,7 +434,7 @@ def feeds_list(context: _Context, as_json: bool, everything: bool) -> None:
 
     def listing(tx: Any) -> list[dict[str, Any]]:
         counts = tx.item_counts()
-        feeds = manage.list_feeds(tx, settings, everything)
+        feeds = manage.list_feeds(tx, settings, everything, folder)
         return [manage.feed_object(feed, counts.get(feed.id, 0)) for feed in feeds]
 
     objects = _write(context, listing)
@@ -415,10 +454,43 @@ def feeds_list(context: _Context, as_json: bool, everything: bool) -> None:
 @click.option("--name", help="A label for the feed.")
 @click.option("--interval", metavar="DURATION", help='Polling interval: seconds, "30m", "2h".')
 @click.option("--no-check", is_flag=True, help="Add URL as given, without fetching it.")
+@click.option("--user-agent", metavar="TEXT", help="This feed's User-Agent header.")
+@click.option(
+    "--fetch-pages/--no-fetch-pages",
+    default=None,
+    help="Fetch each entry's page (default: [extract] fetch_pages).",
+)
+@click.option(
+    "--favor",
+    type=click.Choice(["precision", "balanced", "recall"]),
+    help="Extraction mode for this feed's pages.",
+)
+@click.option(
+    "--allow-private-networks/--no-allow-private-networks",
+    "allow_private",
+    default=None,
+    help="Allow loopback and private addresses for this feed.",
+)
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar='"NAME: VALUE"',
+    help="A request header for this feed (e.g. a cookie); repeatable; never shown.",
+)
 @click.pass_obj
 @_errors
 def feeds_add(
-    context: _Context, url: str, name: str | None, interval: str | None, no_check: bool
+    context: _Context,
+    url: str,
+    name: str | None,
+    interval: str | None,
+    no_check: bool,
+    user_agent: str | None,
+    fetch_pages: bool | None,
+    favor: str | None,
+    allow_private: bool | None,
+    headers: tuple[str, ...],
 ) -> None:
     """Subscribe to URL: a feed, or a web page whose <link rel="alternate"> names one."""
     from ingestd import feeds as manage
@@ -426,10 +498,12 @@ def feeds_add(
     settings = context.settings()
     url = manage.command_line_url(url)
     every_s = manage.interval_s(interval)
+    options = manage.feed_options(user_agent, fetch_pages, favor, allow_private, headers)
     _write(context, lambda tx: manage.refuse_duplicate(tx, settings, url))
-    checked = manage.Checked(url) if no_check else manage.check_feed(url, settings.http)
-    added = _write(context, lambda tx: manage.add(tx, settings, checked, name, every_s))
-    title = f' "{added.title}"' if added.title else ""
+    checked = manage.Checked(url) if no_check else manage.check_feed(url, settings.http, options)
+    added = _write(context, lambda tx: manage.add(tx, settings, checked, name, every_s, options))
+    label = added.name or added.title
+    title = f' "{label}"' if label else ""
     found = f", found on {checked.found_on}" if checked.found_on else ""
     click.echo(visible(f"added {added.url}{title}{found}"))
     _config_note(settings)
@@ -465,12 +539,26 @@ def feeds_import(context: _Context, path: Path) -> None:
     """Subscribe to every feed of an OPML file (folders too); duplicates are skipped, invalid
     entries reported with their line."""
     from ingestd import feeds as manage
+    from ingestd.feedimport import import_document
+    from ingestd.store import Store
 
     settings = context.settings()
     document = manage.read_opml_file(path)
-    report = _write(context, lambda tx: manage.import_feeds(tx, settings, document))
-    for problem in report.invalid:
+    for problem in (*document.not_feeds, *document.problems):
         click.echo(visible(f"ingest: {path}:{problem.line}: {problem.message}"), err=True)
+    shown = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if shown:
+            click.echo(f"\rimporting feeds: {done} of {total}", err=True, nl=done == total)
+
+    store = Store.open(settings.database_url)
+    try:
+        report = import_document(
+            store, document, lambda tx: manage.sync_config(tx, settings), progress
+        )
+    finally:
+        store.close()
     click.echo(report.line())
     _config_note(settings)
 
@@ -550,10 +638,20 @@ def _config_note(settings: Settings) -> None:
 )
 @click.option("--feed", "feed_url", metavar="URL", help="Only stories this feed carried.")
 @limit_option("stories")
+@click.option(
+    "--public-url",
+    metavar="URL",
+    help='Where the file will be published: Atom rel="self", JSON Feed feed_url.',
+)
 @click.pass_obj
 @_errors
 def export_command(
-    context: _Context, fmt: str, since: str | None, feed_url: str | None, limit: int | None
+    context: _Context,
+    fmt: str,
+    since: str | None,
+    feed_url: str | None,
+    limit: int | None,
+    public_url: str | None,
 ) -> None:
     """Deduplicated stories, newest first, each with its republications (URL, outlet, time)."""
     from datetime import UTC, datetime
@@ -562,7 +660,9 @@ def export_command(
 
     when = export.parse_since(since, datetime.now(UTC)) if since else None
     selection = export.Selection(when, feed_url, limit)
-    click.echo(_read(context, lambda tx: export.export_bytes(tx, fmt, selection)), nl=False)
+    served = export.served_at(public_url) if public_url else None
+    found = _read(context, lambda tx: export.export_bytes(tx, fmt, selection, served))
+    click.echo(found, nl=False)
 
 
 @main.command("stats", epilog="Example: ingest stats --json")

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 from ingestd import __version__
 from ingestd.dedup.keys import MAX_BANDS
 from ingestd.errors import ConfigError
+from ingestd.model import FeedOptions
 
 CONFIG_ENV = "INGESTD_CONFIG"
 DATABASE_ENV = "INGESTD_DATABASE_URL"
@@ -126,6 +127,21 @@ class FeedConfig:
     name: str | None = None
     interval_s: float | None = None  # None: the schedule's default
     allow_private_networks: bool | None = None  # None: the [http] setting
+    user_agent: str | None = None  # None: the [http] setting
+    fetch_pages: bool | None = None  # None: the [extract] setting
+    favor: str | None = None  # None: the [extract] setting
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # never shown
+
+    @property
+    def options(self) -> FeedOptions:
+        """The feed's own settings, as the store keeps them."""
+        return FeedOptions(
+            user_agent=self.user_agent,
+            fetch_pages=self.fetch_pages,
+            favor=self.favor,
+            allow_private_networks=self.allow_private_networks,
+            headers=self.headers,
+        )
 
 
 @dataclass(frozen=True)
@@ -200,14 +216,30 @@ def sqlite_file(database_url: str) -> Path | None:
     return Path(database).expanduser().absolute()
 
 
-def default_config_path() -> Path | None:
-    """The configuration file used when none is named, if one exists."""
+def config_candidates() -> list[Path]:
+    """The places searched for a configuration file when none is named, in order."""
     candidates = []
     if conf_dir := os.environ.get("CONFIGURATION_DIRECTORY"):
         candidates.append(Path(conf_dir.split(":")[0]) / "ingestd.toml")
     xdg = _xdg_home("XDG_CONFIG_HOME", Path(".config"))
     candidates += [xdg / "ingestd" / "ingestd.toml", Path("/etc/ingestd/ingestd.toml")]
-    return next((path for path in candidates if path.is_file()), None)
+    return candidates
+
+
+def default_config_path() -> Path | None:
+    """The configuration file used when none is named, if one exists."""
+    return next((path for path in config_candidates() if path.is_file()), None)
+
+
+def no_config_message() -> str:
+    """What a daemon started without any configuration file says: where it looked, and how
+    to start."""
+    searched = ", ".join(str(path) for path in config_candidates())
+    return (
+        f"no configuration file: none named by --config or ${CONFIG_ENV}, none at {searched}. "
+        "To start, copy config/ingestd.toml to one of them (or pass --config PATH), or add "
+        "feeds with `ingest feeds add URL` and poll them with `ingest --once`"
+    )
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
@@ -603,7 +635,18 @@ def _feeds(raw: object, source: Path | None) -> tuple[FeedConfig, ...]:
     seen: set[str] = set()
     for index, entry in enumerate(raw):
         section = _Section(entry, f"feeds[{index}]", source)
-        section.check_keys({"url", "name", "interval", "allow_private_networks"})
+        section.check_keys(
+            {
+                "url",
+                "name",
+                "interval",
+                "allow_private_networks",
+                "user_agent",
+                "fetch_pages",
+                "favor",
+                "headers",
+            }
+        )
         if "url" not in section.data:
             raise section.error(f"feeds[{index}].url", "missing (every feed needs a url)")
         url = section.get("url", "", lambda value: _feed_url(value, source))
@@ -616,9 +659,41 @@ def _feeds(raw: object, source: Path | None) -> tuple[FeedConfig, ...]:
                 name=section.get("name", None, _text),
                 interval_s=section.get("interval", None, parse_duration_s),
                 allow_private_networks=section.get("allow_private_networks", None, _boolean),
+                user_agent=section.get("user_agent", None, _header_text),
+                fetch_pages=section.get("fetch_pages", None, _boolean),
+                favor=section.get("favor", None, _choice("precision", "balanced", "recall")),
+                headers=section.get("headers", (), _headers),
             )
         )
     return tuple(feeds)
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+
+def _header_value(value: Any) -> str:
+    """A header value: text without control characters (CR/LF would split the request)."""
+    text = _text(value)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError("control characters (CR, LF, ...) are not allowed in a header value")
+    return text
+
+
+def header_pair(name: str, value: str) -> tuple[str, str]:
+    """A validated request header; ValueError saying what is wrong (the value never shown)."""
+    if not _HEADER_NAME.match(name):
+        raise ValueError(f"{name!r} is not a valid header name")
+    if name.lower() in _RESERVED_HEADERS:
+        raise ValueError(f"the {name} header is set by ingestd itself")
+    return name, _header_value(value)
+
+
+def _headers(value: Any) -> tuple[tuple[str, str], ...]:
+    """``headers = { Cookie = "...", Authorization = "..." }``: a table of strings."""
+    if not isinstance(value, dict):
+        raise ValueError('expected a table such as { Cookie = "session=..." }')
+    return tuple(header_pair(str(name), item) for name, item in value.items())
 
 
 def _feed_url(value: Any, source: Path | None) -> str:

@@ -1,5 +1,6 @@
 """Operator decisions that later polls respect: pin a cluster's canonical item, split an item
-out of its cluster (it is never matched again), or undo a split."""
+out of its cluster (it is never matched again), undo a split, or merge two items the operator
+says are one article (a strong link of reason ``operator`` that re-linking keeps)."""
 
 from __future__ import annotations
 
@@ -44,8 +45,28 @@ def split(tx: Transaction, ref: str, settings: DedupSettings) -> ItemRecord:
         if cluster is not None and cluster.pinned_item_id == item.id:
             tx.update_cluster(item.cluster_id, pinned_item_id=None)
     tx.set_membership(item.id, split=True)
+    merged = tx.delete_operator_links(item.id)
     relink(tx, item.id, settings, datetime.now(UTC))
+    if merged:
+        repartition(tx, merged, settings, datetime.now(UTC))
     return item
+
+
+def merge(tx: Transaction, ref_a: str, ref_b: str, settings: DedupSettings) -> ItemRecord:
+    """Keep two items in one story for good (the inverse of :func:`split`): they are linked as
+    the operator says, an item split out before is let back in, and the stories around them
+    are decided again. Returns the first item as it is now (its cluster)."""
+    a, b = find_item(tx, ref_a), find_item(tx, ref_b)
+    if a.id == b.id:
+        raise UserError(f"clusters merge: {ref_a!r} and {ref_b!r} are the same item ({a.id})")
+    for item in (a, b):
+        if item.split:
+            tx.set_membership(item.id, split=False)
+    tx.set_operator_link(a.id, b.id)
+    repartition(tx, [a.id, b.id], settings, datetime.now(UTC))
+    merged = tx.item(a.id)
+    assert merged is not None
+    return merged
 
 
 def unsplit(tx: Transaction, ref: str, settings: DedupSettings) -> ItemRecord:

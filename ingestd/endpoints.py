@@ -32,6 +32,7 @@ from ingestd.store import Store
 from ingestd.store.upkeep import Gauges, gauges, ping
 
 STALL_S = 300.0  # a pass that reports no progress (fetch, poll) for this long is stuck
+OVERDUE_TICKS = 6  # no pass started for this many scheduler ticks (and none in flight): overdue
 PROBE_TIMEOUT_S = 5.0  # /healthz and /metrics give up on the store after this long
 log = structlog.get_logger("ingestd.endpoints")
 
@@ -45,7 +46,7 @@ class Liveness(NoEvents):
 
     def __init__(self, tick_s: float) -> None:
         self.tick_s = tick_s
-        self.last_tick = self.last_progress = time.monotonic()
+        self.last_tick = self.last_progress = self.last_pass = time.monotonic()
         self.last_tick_wall = time.time()
         self.busy = False
         self.stopping = False
@@ -58,6 +59,7 @@ class Liveness(NoEvents):
         self.last_progress = time.monotonic()
 
     def pass_started(self, due_feeds: int) -> None:
+        self.last_pass = time.monotonic()
         self.progressed()
 
     def poll_finished(
@@ -75,6 +77,11 @@ class Liveness(NoEvents):
             return f"the scheduler has not ticked for {now - self.last_tick:.0f} s"
         if self.busy and now - self.last_progress > STALL_S:
             return f"the pass in flight has made no progress for {now - self.last_progress:.0f} s"
+        if not self.busy and now - self.last_pass > OVERDUE_TICKS * self.tick_s:
+            return (
+                f"pass overdue: none has started for {now - self.last_pass:.0f} s"
+                f" (one should start every {self.tick_s:.0f} s)"
+            )
         return None
 
 
@@ -174,12 +181,13 @@ class Endpoints:
         """200 while the scheduling loop is alive and the store answers and has room; 503
         and why, else."""
         live = self.liveness
-        problem = "stopping" if live.stopping else live.store_problem or live.problem()
-        if problem is None:
+        problem = "stopping" if live.stopping else live.store_problem
+        if problem is None:  # the store first: a pass that cannot start is overdue because of it
             try:
                 await self.read(ping)
             except Exception as exc:
                 problem = f"store unreachable: {str(exc) or type(exc).__name__}"
+        problem = problem or live.problem()
         if problem is not None:
             return Response(503, f"unhealthy: {problem}\n".encode())
         return Response(200, b"ok\n")

@@ -25,6 +25,9 @@ class PipelineEvents(Protocol):
     def extraction_failed(self, reason: str) -> None:
         """A page gave no usable text (the feed's content is used instead)."""
 
+    def poll_late(self, lateness_s: float) -> None:
+        """A feed's poll starts ``lateness_s`` seconds after the feed was due (0 or more)."""
+
 
 class NoEvents:
     """Ignores everything; subclass and override what you observe."""
@@ -38,6 +41,9 @@ class NoEvents:
         return None
 
     def fetch_finished(self, kind: str, outcome: str, duration_s: float) -> None:
+        return None
+
+    def poll_late(self, lateness_s: float) -> None:
         return None
 
     def extraction_failed(self, reason: str) -> None:
@@ -67,3 +73,7 @@ class FanOut(NoEvents):
     def extraction_failed(self, reason: str) -> None:
         for observer in self.observers:
             observer.extraction_failed(reason)
+
+    def poll_late(self, lateness_s: float) -> None:
+        for observer in self.observers:
+            observer.poll_late(lateness_s)

@@ -20,7 +20,7 @@ from ingestd.dedup.canonical import explicit_votes
 from ingestd.dedup.compare import thresholds
 from ingestd.dedup.links import Decision
 from ingestd.linking import identity_candidates, judge, pair_overlap, stored_subject
-from ingestd.model import TextKind
+from ingestd.model import Reason, TextKind
 from ingestd.sitecontext import site_evidence, template_hashes
 from ingestd.store import ItemRecord, Transaction
 from ingestd.store.records import LinkRecord
@@ -82,7 +82,8 @@ def explain(tx: Transaction, ref_a: str, ref_b: str, settings: DedupSettings) ->
         "why": decision.why,
         "notes": notes,
         "same_cluster": same_cluster,
-        "summary": _summary(a, b, decision, signals, same_cluster, notes),
+        "merged_by_operator": stored is not None and stored.reason == Reason.OPERATOR,
+        "summary": _summary(a, b, decision, signals, same_cluster, notes) + _merged_note(stored),
     }
 
 
@@ -143,6 +144,16 @@ def _signals(a: ItemRecord, b: ItemRecord) -> list[str]:
     for vote in explicit_votes([member(a), member(b)]):
         found.append(vote.evidence)
     return found
+
+
+def _merged_note(stored: LinkRecord | None) -> str:
+    """The sentence saying an operator merged the pair, if one did."""
+    if stored is None or stored.reason != Reason.OPERATOR:
+        return ""
+    return (
+        " An operator merged them (`ingest clusters merge`): they stay in one story whatever"
+        " their texts say, until one of them is split out."
+    )
 
 
 def _summary(

@@ -254,9 +254,20 @@ def json_lines(
     return document(tx, "jsonl", Selection(since, feed_url, limit)).body
 
 
-def export_bytes(tx: Transaction, fmt: str, selection: Selection) -> bytes:
-    """The selected stories in ``fmt`` (one of :data:`FORMATS`)."""
-    return document(tx, fmt, selection).body
+def export_bytes(
+    tx: Transaction, fmt: str, selection: Selection, served: Served | None = None
+) -> bytes:
+    """The selected stories in ``fmt`` (one of :data:`FORMATS`); ``served`` names where the
+    file will be published (Atom ``rel="self"``, JSON Feed ``feed_url``)."""
+    return document(tx, fmt, selection, served).body
+
+
+def served_at(public_url: str) -> Served:
+    """Where an exported file is published: its own URL, and the directory it sits in as the
+    home page. UserError unless it is an absolute http(s) URL."""
+    if web_url(public_url) is None or "//" not in public_url:
+        raise UserError(f"export: --public-url {public_url!r} is not an absolute http(s) URL")
+    return Served(public_url, public_url.rsplit("/", 1)[0] + "/")
 
 
 def _now() -> datetime:
@@ -370,11 +381,18 @@ def _atom_entry(feed: ET.Element, story: Story) -> None:
         if link := web_url(copy.url):
             related = ET.SubElement(entry, "link", rel="related", href=xml_safe(link))
             related.set("title", xml_safe(_label(copy)))
+            for name, value in _extension_attributes(copy).items():
+                if name != "href":  # feedparser keeps every link with all its attributes
+                    related.set(f"ingestd:{name}", value)
     if story.excerpt:
         _sub(entry, "summary", story.excerpt).set("type", "text")
     _sub(entry, "content", _html_content(story)).set("type", "html")
-    for copy in story.republications:
-        ET.SubElement(entry, "ingestd:republication", _extension_attributes(copy))
+    if story.republications:
+        wrapper = ET.SubElement(
+            entry, "ingestd:republications", count=str(len(story.republications))
+        )
+        for copy in story.republications:
+            ET.SubElement(wrapper, "ingestd:republication", _extension_attributes(copy))
 
 
 def _extension_attributes(item: ItemRecord) -> dict[str, str]:

@@ -10,7 +10,7 @@ import structlog
 
 from ingestd import schedule
 from ingestd.store import FeedRecord, Transaction
-from ingestd.urls import site_host
+from ingestd.urls import feed_url_key, site_host
 
 log = structlog.get_logger("ingestd.poll")
 
@@ -41,6 +41,7 @@ def update_feed(tx: Transaction, feed: FeedRecord, values: dict[str, Any]) -> No
         values = {k: v for k, v in values.items() if k not in ("url", "aliases")}
     elif new_url:
         log.info("feed moved permanently; adopted its new URL", new_url=new_url)
+        values = {**values, "url_key": feed_url_key(new_url)}
     tx.update_feed_held(feed.id, **values)  # the hold is read by the UPDATE itself
 
 

@@ -18,19 +18,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingestd.config import HttpSettings, Settings, parse_duration_s
+from ingestd.config import HttpSettings, Settings, header_pair, parse_duration_s
 from ingestd.discover import decode_html, feed_links
 from ingestd.errors import NotFoundError, UserError
 from ingestd.fetch import Fetcher
-from ingestd.model import Fetched, FetchResult, ParsedFeed
-from ingestd.opml import OpmlDocument, OpmlError, Outline, Problem, read_opml, url_problem
+from ingestd.model import FeedOptions, Fetched, FetchResult, ParsedFeed
+from ingestd.opml import OpmlDocument, OpmlError, Outline, read_opml, url_problem
 from ingestd.parse import parse_feed
 from ingestd.store import FeedRecord, Transaction
 from ingestd.store.subscriptions import CONFIG, find_feed, subscribe, unsubscribe
 
 FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9,"
-    " text/xml;q=0.8, text/html;q=0.7, */*;q=0.5"
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json,"
+    " application/xml;q=0.9, text/xml;q=0.8, application/json;q=0.8, text/html;q=0.7,"
+    " */*;q=0.5"
 )
 MAX_CANDIDATES = 3  # feeds announced by a page that are tried, in order
 
@@ -42,27 +43,6 @@ class Checked:
     url: str
     title: str | None = None
     found_on: str | None = None
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    """What ``feeds import`` did."""
-
-    imported: int
-    duplicates: int
-    invalid: tuple[Problem, ...]
-
-    def line(self) -> str:
-        """The summary line: "imported N feeds, skipped M duplicates, K invalid entries"."""
-        return (
-            f"imported {_count(self.imported, 'feed')}, "
-            f"skipped {_count(self.duplicates, 'duplicate')}, "
-            f"{_count(len(self.invalid), 'invalid entry', 'invalid entries')}"
-        )
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 # --- arguments ---------------------------------------------------------------------------------
@@ -97,29 +77,34 @@ def interval_s(text: str | None) -> float | None:
 # --- checking a URL ----------------------------------------------------------------------------
 
 
-def check_feed(url: str, http: HttpSettings) -> Checked:
-    """Fetch ``url`` and return the feed to subscribe to (it, or a feed its page links to).
+def check_feed(url: str, http: HttpSettings, options: FeedOptions | None = None) -> Checked:
+    """Fetch ``url`` (with the feed's own settings) and return the feed to subscribe to (it,
+    or a feed its page links to).
 
     UserError when it cannot be fetched, or is neither a feed nor a page linking to one.
     """
-    return asyncio.run(_check(url, http))
+    return asyncio.run(_check(url, http, options or FeedOptions()))
 
 
-async def _check(url: str, http: HttpSettings) -> Checked:
+async def _check(url: str, http: HttpSettings, options: FeedOptions) -> Checked:
     async with Fetcher(http) as fetcher:
-        page = _fetched(url, await fetcher.fetch(url, accept=FEED_ACCEPT))
+        private = options.allow_private_networks
+        first = await fetcher.fetch(url, accept=FEED_ACCEPT, allow_private=private, options=options)
+        page = _fetched(url, first)
         parsed = parse_feed(page.body, page.url, page.content_type)
         if isinstance(parsed, ParsedFeed):
             return Checked(url, parsed.title or None)
         candidates = feed_links(decode_html(page.body, page.content_type), page.url)
         if not candidates:
             raise UserError(
-                f"feeds add: {url} is not an RSS or Atom feed and links to none "
+                f"feeds add: {url} is not an RSS, Atom or JSON feed and links to none "
                 '(no <link rel="alternate"> feed); use --no-check to add it anyway'
             )
         reasons = []
         for candidate in candidates[:MAX_CANDIDATES]:
-            result = await fetcher.fetch(candidate, accept=FEED_ACCEPT)
+            result = await fetcher.fetch(
+                candidate, accept=FEED_ACCEPT, allow_private=private, options=options
+            )
             if not isinstance(result, Fetched):
                 reasons.append(f"{candidate}: {getattr(result, 'reason', 'not modified')}")
                 continue
@@ -165,11 +150,38 @@ def add(
     checked: Checked,
     name: str | None = None,
     every_s: float | None = None,
+    options: FeedOptions | None = None,
 ) -> FeedRecord:
-    """Subscribe to ``checked.url`` as a command-line feed (re-activating it if it was removed)."""
+    """Subscribe to ``checked.url`` as a command-line feed (re-activating it if it was removed),
+    with its own settings."""
     refuse_duplicate(tx, settings, checked.url)
     now = datetime.now(UTC)
-    return subscribe(tx, checked.url, now, name=name, interval_s=every_s, title=checked.title)
+    return subscribe(
+        tx, checked.url, now, name=name, interval_s=every_s, title=checked.title, options=options
+    )
+
+
+def feed_options(
+    user_agent: str | None,
+    fetch_pages: bool | None,
+    favor: str | None,
+    allow_private: bool | None,
+    headers: tuple[str, ...],
+) -> FeedOptions:
+    """``feeds add`` options as a feed's settings; ``headers`` are ``"Name: value"`` strings.
+    UserError naming the option (never a header's value) when one is unusable."""
+    pairs = []
+    for header in headers:
+        name, colon, value = header.partition(":")
+        try:
+            if not colon:
+                raise ValueError('expected "Name: value"')
+            pairs.append(header_pair(name.strip(), value.strip()))
+        except ValueError as exc:
+            raise UserError(f"feeds add: --header {name.strip()!r}: {exc}") from None
+    if user_agent is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in user_agent):
+        raise UserError("feeds add: --user-agent: control characters are not allowed")
+    return FeedOptions(user_agent, fetch_pages, favor, allow_private, tuple(pairs))
 
 
 def remove(tx: Transaction, settings: Settings, url: str) -> FeedRecord:
@@ -186,23 +198,6 @@ def remove(tx: Transaction, settings: Settings, url: str) -> FeedRecord:
         raise NotFoundError(f"feeds remove: no subscribed feed {url} (see `ingest feeds list`)")
     unsubscribe(tx, feed.id)
     return feed
-
-
-def import_feeds(tx: Transaction, settings: Settings, document: OpmlDocument) -> ImportReport:
-    """Subscribe to every usable entry; entries already subscribed or repeated are skipped."""
-    sync_config(tx, settings)
-    now = datetime.now(UTC)
-    seen: set[str] = set()
-    imported = duplicates = 0
-    for entry in document.feeds:
-        existing = None if entry.url in seen else find_feed(tx, entry.url)
-        if entry.url in seen or (existing is not None and existing.active):
-            duplicates += 1
-            continue
-        seen.add(entry.url)
-        subscribe(tx, entry.url, now, name=entry.name)
-        imported += 1
-    return ImportReport(imported, duplicates, document.problems)
 
 
 def read_opml_file(path: Path) -> OpmlDocument:
@@ -228,15 +223,25 @@ def _where(settings: Settings) -> str:
 # --- reads -------------------------------------------------------------------------------------
 
 
-def list_feeds(tx: Transaction, settings: Settings, everything: bool = False) -> list[FeedRecord]:
-    """Active feeds (all feeds with ``everything``), in the order they were added."""
+def list_feeds(
+    tx: Transaction, settings: Settings, everything: bool = False, folder: str | None = None
+) -> list[FeedRecord]:
+    """Active feeds (all feeds with ``everything``), in the order they were added; with
+    ``folder``, those in that folder or one inside it ("News" also lists "News/Local")."""
     sync_config(tx, settings)
-    return tx.feeds(active_only=not everything)
+    found = tx.feeds(active_only=not everything)
+    if folder is None:
+        return found
+    wanted = folder.strip("/")
+    return [f for f in found if f.folder == wanted or (f.folder or "").startswith(wanted + "/")]
 
 
 def outlines(feeds: list[FeedRecord]) -> list[Outline]:
-    """The OPML outlines of these feeds: labelled by name, else title, else URL."""
-    return [Outline(f.url, f.name or f.title or f.url, f.site_url) for f in feeds]
+    """The OPML outlines of these feeds: labelled by name, else title, else URL, in their
+    folders, with the outline text they were imported with."""
+    return [
+        Outline(f.url, f.name or f.title or f.url, f.site_url, f.folder, f.opml_text) for f in feeds
+    ]
 
 
 def feed_object(feed: FeedRecord, items: int | None = None) -> dict[str, Any]:
@@ -257,4 +262,6 @@ def feed_object(feed: FeedRecord, items: int | None = None) -> dict[str, Any]:
         "not_before": feed.not_before_at.isoformat() if feed.not_before_at else None,
         "aliases": list(feed.aliases),
         "items": items,
+        "folder": feed.folder,
+        "settings": feed.options.public(),  # request headers are never shown
     }

@@ -22,12 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingestd import __version__
 from ingestd.events import NoEvents
+from ingestd.procstat import descendants
 from ingestd.store.upkeep import Gauges, Stats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FETCH_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 POLL_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+LATENESS_BUCKETS_S = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 21600.0)
+POLL_OUTCOMES = ("new", "unchanged", "not_modified", "failed")
 MAX_REASONS = 20  # distinct extraction-failure reasons kept as labels; the rest are "other"
 Labels = tuple[str, ...]
 
@@ -80,10 +84,14 @@ class Histogram:
 
 
 class Metrics(NoEvents):
-    """Counts what the pipeline reports; renders them with the store's gauges."""
+    """Counts what the pipeline reports; renders them with the store's gauges. Labelled series
+    whose labels are known in advance (poll outcomes) are there at zero from the start, so an
+    alert on the first failure has a series to fire on."""
 
     def __init__(self) -> None:
         self.polls = Counter("ingestd_polls_total", "Feed polls by outcome.", ("outcome",))
+        for outcome in POLL_OUTCOMES:
+            self.polls.inc(outcome, by=0.0)
         self.passes = Counter("ingestd_passes_total", "Passes over the due feeds.")
         self.new_items = Counter("ingestd_items_new_total", "Items stored (new entries).")
         self.republications = Counter(
@@ -107,6 +115,18 @@ class Metrics(NoEvents):
             ("outcome",),
             POLL_BUCKETS_S,
         )
+        self.lateness_seconds = Histogram(
+            "ingestd_feed_lateness_seconds",
+            "How long after a feed was due its poll started.",
+            (),
+            LATENESS_BUCKETS_S,
+        )
+        self.lateness_seconds.series[()] = [0.0] * (len(LATENESS_BUCKETS_S) + 2)
+        for outcome in POLL_OUTCOMES:
+            self.poll_seconds.series[(outcome,)] = [0.0] * (len(POLL_BUCKETS_S) + 2)
+
+    def poll_late(self, lateness_s: float) -> None:
+        self.lateness_seconds.observe(lateness_s)
 
     def pass_started(self, due_feeds: int) -> None:
         self.passes.inc()
@@ -141,12 +161,18 @@ class Metrics(NoEvents):
             self.extraction_failures,
             self.fetch_seconds,
             self.poll_seconds,
+            self.lateness_seconds,
         ):
             lines += metric.lines()
         if gauges is not None:
             lines += store_lines(gauges)
+        lines += [
+            *_header("ingestd_build_info", "The running ingestd's version (always 1).", "gauge"),
+            f"ingestd_build_info{_labels(('version',), (__version__,))} 1",
+        ]
         for name, (text, value) in {**extra, **process_gauges()}.items():
-            lines += [*_header(name, text, "gauge"), f"{name} {_number(value)}"]
+            kind = "counter" if name.endswith("_total") else "gauge"
+            lines += [*_header(name, text, kind), f"{name} {_number(value)}"]
         return "\n".join(lines) + "\n"
 
 
@@ -193,6 +219,19 @@ def process_gauges() -> dict[str, tuple[str, float]]:
         times.user + times.system,
     )
     found["process_start_time_seconds"] = ("Start time of the process (Unix seconds).", STARTED)
+    workers = descendants()
+    found["ingestd_worker_processes"] = (
+        "Processes of the CPU pool (its forkserver and workers) alive now.",
+        float(workers.processes),
+    )
+    found["ingestd_worker_cpu_seconds_total"] = (
+        "User and system CPU seconds of the CPU pool's processes alive now.",
+        workers.cpu_s,
+    )
+    found["ingestd_worker_resident_memory_bytes"] = (
+        "Resident memory of the CPU pool's processes, summed (shared pages counted in each).",
+        float(workers.resident_bytes),
+    )
     return found
 
 

@@ -10,6 +10,34 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# --- per-feed settings --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedOptions:
+    """A feed's own settings (``[[feeds]]`` keys, ``feeds add`` options); None: the global one.
+
+    ``headers`` are extra request headers (a cookie for a subscriber-only feed): they are sent
+    with the feed's own requests and never shown (left out of ``repr``, logs and listings).
+    """
+
+    user_agent: str | None = None
+    fetch_pages: bool | None = None
+    favor: str | None = None  # "precision", "balanced" or "recall"
+    allow_private_networks: bool | None = None
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    def public(self) -> dict[str, object]:
+        """The settings that may be shown (no headers), those set only."""
+        values = {
+            "user_agent": self.user_agent,
+            "fetch_pages": self.fetch_pages,
+            "favor": self.favor,
+            "allow_private_networks": self.allow_private_networks,
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
+
 # --- fetch -------------------------------------------------------------------------------
 
 
@@ -197,3 +225,4 @@ class Reason(enum.StrEnum):
     CANONICAL_LINK = "canonical_link"
     ATTRIBUTION = "attribution"
     MINHASH = "minhash"
+    OPERATOR = "operator"  # an operator merged them (ingest clusters merge)

@@ -1,6 +1,7 @@
 """The parse stage: feed bytes and their URL in, a :class:`ParsedFeed` out (feedparser only).
 
-RSS 0.9x/1.0/2.0 and Atom are read. feedparser's HTML sanitiser is switched off: feed HTML is
+RSS 0.9x/1.0/2.0 and Atom are read by feedparser, JSON Feed 1.0/1.1 by
+:mod:`ingestd.jsonfeed`. feedparser's HTML sanitiser is switched off: feed HTML is
 never rendered here, only turned into text, and the sanitiser is most of feedparser's cost.
 """
 
@@ -14,6 +15,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from ingestd.jsonfeed import looks_like_json, parse_json_feed
 from ingestd.model import FeedEntry, ParsedFeed, ParseFailed
 
 
@@ -23,6 +25,8 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     Returns :class:`ParseFailed` when the body is not a feed (an HTML page, garbage, or XML
     with no channel and no entries).
     """
+    if looks_like_json(body, content_type):
+        return parse_json_feed(body, url)
     # feedparser mangles file:///a/b relative resolution ("file://a/..."); we join those ourselves.
     headers = {} if url.startswith("file:") else {"content-location": url}
     if content_type:
@@ -34,7 +38,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if not doc.get("version") and not doc.entries:
         problem = doc.get("bozo_exception")
         detail = f": {str(problem).splitlines()[0]}" if problem else ""
-        return ParseFailed(f"not an RSS or Atom feed{detail}")
+        return ParseFailed(f"not an RSS, Atom or JSON feed{detail}")
     entries = tuple(_entry(raw, url) for raw in doc.entries)
     site = channel.get("link")
     return ParsedFeed(

@@ -117,7 +117,7 @@ def clusters_table(clusters: list[dict[str, Any]]) -> None:
     columns: list[Column] = [("id", "short"), ("size", "short"), ("canonical item", "text")]
     columns += [] if narrow else [("site", "url")]
     columns += [("published", "short"), ("why canonical", "short")]
-    console.print(_table(f"{len(clusters)} clusters", columns, rows))
+    console.print(_table(plural(len(clusters), "cluster"), columns, rows))
 
 
 def cluster_detail(cluster: dict[str, Any]) -> None:
@@ -199,11 +199,12 @@ def items_table(items: list[dict[str, Any]]) -> None:
     columns: list[Column] = [("id", "short"), ("title", "text")]
     columns += [] if narrow else [("site", "url")]
     columns += [("published", "short"), ("role", "short"), ("cluster", "short")]
-    console.print(_table(f"{len(items)} items", columns, rows))
+    console.print(_table(plural(len(items), "item"), columns, rows))
 
 
 def feeds_table(feeds: list[dict[str, Any]]) -> None:
-    """A table of feeds: URL, name, source, status, next poll and the last error."""
+    """A table of feeds: URL, name, folder, source, status (``removed`` for a removed feed),
+    last and next poll, consecutive failures, items stored and the last error."""
     console = _console()
     if not feeds:
         console.print("No feeds: add [[feeds]] to the configuration file or `ingest feeds add`.")
@@ -214,17 +215,25 @@ def feeds_table(feeds: list[dict[str, Any]]) -> None:
         name, error = feed["name"] or feed["title"] or "", feed["last_error"] or ""
         status = feed["status"] if feed["active"] else "removed"
         when = _when(feed["next_poll"]) if feed["next_poll"] else "due"
-        short = [_text(feed["source"]), _text(status), _text(when)]
+        short = [_text(feed["source"]), _text(status), _text(_when(feed["last_polled"]))]
+        short += [_text(when), _text(str(feed["failures"])), _text(str(feed["items"] or 0))]
         if narrow:
             cell = _stacked(feed["url"], (name, "dim"), (error, "red"), cut=True)
             rows.append([cell, *short])
         else:
-            rows.append([_text(feed["url"]), _text(name), *short, _text(error)])
+            folder = _text(feed.get("folder") or "")
+            rows.append([_text(feed["url"]), _text(name), folder, *short, _text(error)])
     columns: list[Column] = [("feed" if narrow else "url", "url")]
-    columns += [] if narrow else [("name", "text")]
-    columns += [("source", "short"), ("status", "short"), ("next poll", "short")]
+    columns += [] if narrow else [("name", "text"), ("folder", "text")]
+    columns += [("source", "short"), ("status", "short"), ("last poll", "short")]
+    columns += [("next poll", "short"), ("failures", "short"), ("items", "short")]
     columns += [] if narrow else [("last error", "text")]
-    console.print(_table(f"{len(feeds)} feeds", columns, rows))
+    console.print(_table(plural(len(feeds), "feed"), columns, rows))
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``"1 cluster"``, ``"2 clusters"``."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def eval_report(

@@ -109,3 +109,36 @@ def is_home_page(url_norm: str) -> bool:
     """True for a site's front page (some sites declare it as every page's canonical URL)."""
     path = url_norm.split("://", 1)[-1].partition("/")[2]
     return path.split("?", 1)[0] in ("", "index.html", "index.php", "index.htm", "home")
+
+
+def feed_url_key(url: str) -> str:
+    """The identity of a feed URL: two subscriptions whose URLs differ only by scheme
+    (``http``/``https``), a leading ``www.``, the host's case, a default port or a trailing
+    slash are one feed. The query is kept (it often selects the feed); the fragment is not.
+    Other URLs (``file:``) are their own key."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        return url.strip()
+    host = (parts.hostname or "").removeprefix("www.")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None and port not in _DEFAULT_PORTS.values():
+        host = f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    query = f"?{parts.query}" if parts.query else ""
+    return f"//{host}{path}{query}"
+
+
+def authority(url: str) -> str:
+    """The host and port a URL's request goes to (``host:port``, the port explicit), for
+    sending a feed's private headers only where its own feed is served."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = parts.scheme.lower()
+    return f"{(parts.hostname or '').lower()}:{port or _DEFAULT_PORTS.get(scheme, 0)}"

@@ -125,3 +125,38 @@ def _postgres_schema() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+# --- what was skipped, said last -----------------------------------------------------------------
+
+_HOW_TO_RUN = {
+    POSTGRES_ENV: f"set {POSTGRES_ENV}=postgresql://postgres@127.0.0.1:5432/test to run them",
+    "corpus": "put the shared corpus at ../shared/corpus (or $INGESTD_CORPUS) to run them",
+}
+
+
+def skip_groups(reasons: list[str]) -> list[str]:
+    """One line per reason tests were skipped: how many, why, and how to run them."""
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    lines = []
+    for reason, count in sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])):
+        hint = next((how for key, how in _HOW_TO_RUN.items() if key in reason), None)
+        lines.append(f"{count} skipped: {reason}" + (f" ({hint})" if hint else ""))
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The last lines of a run say which groups of tests were skipped, why, and how to run
+    them (PostgreSQL tests need ``INGESTD_TEST_POSTGRES_URL``)."""
+    reasons = []
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        if isinstance(longrepr, tuple) and len(longrepr) == 3:
+            reasons.append(str(longrepr[2]).removeprefix("Skipped: "))
+    if not reasons:
+        return
+    terminalreporter.section("skipped groups")
+    for line in skip_groups(reasons):
+        terminalreporter.write_line(line)

@@ -86,3 +86,61 @@ def test_a_split_item_stays_out_of_its_cluster(demo: CliRunner, tmp_path: Path) 
     after = next(c for c in _json(demo, "clusters", "list") if c["id"] == cluster["id"])
     assert after["size"] == 2
     assert demo.invoke(main, ["clusters", "unsplit", str(excerpt["id"])]).exit_code == 0
+
+
+def _singles(runner: CliRunner) -> list[dict[str, object]]:
+    return [item for item in _json(runner, "items", "list") if item["cluster_id"] is None]
+
+
+def test_a_merge_keeps_two_items_together_through_later_polls(
+    demo: CliRunner, tmp_path: Path
+) -> None:
+    """`clusters merge` is the inverse of `split`: two items the texts keep apart become one
+    story, later polls keep it, `explain` says an operator merged them, `split` undoes it."""
+    first, second = _singles(demo)[:2]
+
+    merged = demo.invoke(main, ["clusters", "merge", str(first["id"]), str(second["url"])])
+
+    assert merged.exit_code == 0, merged.output
+    assert merged.stdout.startswith(f"item {first['id']} and {second['url']} are now together")
+    _poll_again(tmp_path, demo)
+    items = {item["id"]: item for item in _json(demo, "items", "list")}
+    assert items[first["id"]]["cluster_id"] is not None
+    assert items[first["id"]]["cluster_id"] == items[second["id"]]["cluster_id"]
+    [found] = _json(demo, "clusters", "explain", str(first["id"]), str(second["id"]))
+    assert found["merged_by_operator"] is True
+    assert found["stored_link"]["reason"] == "operator"  # type: ignore[index]
+    assert "An operator merged them" in str(found["summary"])
+    assert found["same_cluster"] is True
+
+    split = demo.invoke(main, ["clusters", "split", str(second["id"])])
+
+    assert split.exit_code == 0 and "None" not in split.stdout
+    items = {item["id"]: item for item in _json(demo, "items", "list")}
+    assert items[first["id"]]["cluster_id"] is None
+    assert items[second["id"]]["cluster_id"] is None
+
+
+def test_merging_an_item_with_itself_is_exit_2(demo: CliRunner) -> None:
+    item = _singles(demo)[0]
+
+    result = demo.invoke(main, ["clusters", "merge", str(item["id"]), str(item["url"])])
+
+    assert result.exit_code == 2
+    assert "are the same item" in result.stderr
+
+
+def test_export_carries_rel_self_when_told_its_public_url(demo: CliRunner) -> None:
+    import xml.etree.ElementTree as ET
+
+    url = "https://news.example.org/ingestd/stories.atom"
+    result = demo.invoke(main, ["export", "--public-url", url])
+
+    assert result.exit_code == 0, result.output
+    root = ET.fromstring(result.stdout_bytes)
+    links = {link.get("rel"): link.get("href") for link in root.findall("{*}link")}
+    assert links == {"self": url, "alternate": "https://news.example.org/ingestd/"}
+    plain = ET.fromstring(demo.invoke(main, ["export"]).stdout_bytes)
+    assert plain.findall("{*}link") == []
+    wrong = demo.invoke(main, ["export", "--public-url", "stories.atom"])
+    assert wrong.exit_code == 2 and "not an absolute http(s) URL" in wrong.stderr

@@ -120,7 +120,7 @@ class Scenario:
         assert rows[broken]["consecutive_failures"] == 1
         assert "HTTP 500" in rows[broken]["last_error"]
         assert rows[not_xml]["status"] == "failing"
-        assert "not an RSS or Atom feed" in rows[not_xml]["last_error"]
+        assert "not an RSS, Atom or JSON feed" in rows[not_xml]["last_error"]
         assert all(rows[url]["status"] == "ok" for url in self.good_feeds)
         return requests, items, clusters
 
@@ -156,7 +156,7 @@ class Scenario:
         assert polls[broken]["outcome"] == "failed"
         assert "HTTP 500" in polls[broken]["error"]
         assert polls[not_xml]["outcome"] == "failed"
-        assert "not an RSS or Atom feed" in polls[not_xml]["error"]
+        assert "not an RSS, Atom or JSON feed" in polls[not_xml]["error"]
         for url in self.good_feeds:
             assert polls[url]["outcome"] == ("new" if first else "not_modified"), polls[url]
 

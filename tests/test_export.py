@@ -265,7 +265,9 @@ def test_atom_extension_elements_name_each_republication(world: tuple[Store, Wor
     root = ET.fromstring(build(store, export.atom_feed))
 
     entry = root.findall(f"{atom}entry")[-1]
-    found = entry.findall(f"{{{export.INGESTD_NS}}}republication")
+    wrapper = entry.find(f"{{{export.INGESTD_NS}}}republications")
+    assert wrapper is not None and wrapper.get("count") == "2"
+    found = wrapper.findall(f"{{{export.INGESTD_NS}}}republication")
     assert [dict(e.attrib) for e in found] == [
         {
             "href": "http://roundup.example/news/crane-excerpt",
@@ -288,6 +290,24 @@ def test_atom_extension_elements_name_each_republication(world: tuple[Store, Wor
             "reason": "minhash",
         },
     ]
+
+
+def test_feedparser_reads_every_republication_with_its_details(
+    world: tuple[Store, World],
+) -> None:
+    """feedparser keeps one element of a name per entry, but every link: each republication
+    is a related link carrying the extension's attributes."""
+    store, _ = world
+
+    parsed = feedparser.parse(build(store, export.atom_feed))
+
+    entry = parsed.entries[-1]
+    related = [link for link in entry.links if link["rel"] == "related"]
+    assert [(link["href"], link["reason"], link["outlet"]) for link in related] == [
+        ("http://roundup.example/news/crane-excerpt", "attribution", "Daily Roundup"),
+        ("http://valley.example/news/crane-copy", "minhash", "The Valley Ledger"),
+    ]
+    assert [link["similarity"] for link in related] == ["0.8", "0.97"]
 
 
 def test_json_feed_1_1_fields_and_republications(world: tuple[Store, World]) -> None:

@@ -47,6 +47,7 @@ def make_version_1(url: str) -> None:
     try:
         with engine.begin() as conn:
             migrations_module._initial(conn)
+            conn.execute(text("DROP INDEX IF EXISTS ix_feeds_url_key"))  # on a later column
             for column in inspect(conn).get_columns("feeds"):
                 if column["name"] not in V1_FEED_COLUMNS:
                     conn.execute(text(f"ALTER TABLE feeds DROP COLUMN {column['name']}"))

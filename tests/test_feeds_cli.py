@@ -161,7 +161,7 @@ def test_export_prints_opml_2_of_the_active_feeds(config: Path, opml: Path) -> N
     assert root.get("version") == "2.0"
     assert root.findtext("head/title") == "ingestd subscriptions"
     assert root.findtext("head/dateCreated")
-    assert [o.attrib for o in root.findall("body/outline")] == [
+    assert [o.attrib for o in root.findall(".//outline[@xmlUrl]")] == [
         {
             "type": "rss",
             "text": "Configured",
@@ -175,9 +175,9 @@ def test_export_prints_opml_2_of_the_active_feeds(config: Path, opml: Path) -> N
             "xmlUrl": "https://gazette.example/feed.xml",
         },
     ]
-    assert [f.url for f in read_opml(result.stdout_bytes).feeds] == [
-        "https://config.example/feed.xml",
-        "https://gazette.example/feed.xml",
+    assert [(f.url, f.folders) for f in read_opml(result.stdout_bytes).feeds] == [
+        ("https://config.example/feed.xml", ()),
+        ("https://gazette.example/feed.xml", ("News",)),
     ]
 
 
@@ -241,7 +241,7 @@ def test_add_without_check_stores_the_url_with_name_and_interval(config: Path) -
     )
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "added https://mine.example/feed\n"
+    assert result.stdout == 'added https://mine.example/feed "M"\n'
     feed = listed(config)["https://mine.example/feed"]
     assert (feed["name"], feed["interval_s"], feed["source"]) == ("M", 7200.0, "cli")
 
@@ -297,7 +297,7 @@ def test_add_a_page_subscribes_to_the_feed_it_links_to(config: Path, site: Loopb
 
     feed = site.url("/news/feed.xml")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == f'added {feed} "Harbour Gazette", found on {page}\n'
+    assert result.stdout == f'added {feed} "Gazette", found on {page}\n'
     assert page not in listed(config)
     assert listed(config)[feed]["name"] == "Gazette"
     assert site.targets() == ["/news/", "/news/feed.xml"]
@@ -306,7 +306,7 @@ def test_add_a_page_subscribes_to_the_feed_it_links_to(config: Path, site: Loopb
 @pytest.mark.parametrize(
     ("path", "words"),
     [
-        ("/about", "is not an RSS or Atom feed and links to none"),
+        ("/about", "is not an RSS, Atom or JSON feed and links to none"),
         ("/broken/", "links to no readable feed"),
         ("/gone", "cannot fetch"),
     ],

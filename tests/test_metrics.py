@@ -208,6 +208,14 @@ def test_healthz_is_200_only_while_the_loop_ticks_and_the_store_answers(tmp_path
         status, _, body = await asyncio.to_thread(_get, base + "/healthz")
         assert status == 503 and b"no progress" in body
         liveness.busy = False
+        liveness.last_pass -= 3600  # ticks, but no pass has started for an hour
+        status, _, body = await asyncio.to_thread(_get, base + "/healthz")
+        assert status == 503 and body.startswith(b"unhealthy: pass overdue")
+        liveness.pass_started(0)
+        liveness.store_problem = "store: no space left for the database (disk full)"
+        status, _, body = await asyncio.to_thread(_get, base + "/healthz")
+        assert status == 503 and b"no space left for the database" in body
+        liveness.store_problem = None
         (tmp_path / "h.sqlite3").unlink()
         (tmp_path / "h.sqlite3").mkdir()  # the database file is gone: a new connection fails
         store.engine.dispose()

@@ -132,7 +132,7 @@ def check_feeds(config: Path, world: World) -> None:
     assert {f["source"] for f in feeds.values()} == {"cli"}
     broken, not_a_feed = world.feeds[4][1], world.feeds[5][1]
     assert feeds[broken]["status"] == "failing" and "HTTP 500" in feeds[broken]["last_error"]
-    assert "not an RSS or Atom feed" in feeds[not_a_feed]["last_error"]
+    assert "not an RSS, Atom or JSON feed" in feeds[not_a_feed]["last_error"]
     exported = ingest(config, "feeds", "export")
     assert len(read_opml(exported.stdout_bytes).feeds) == 6
 

@@ -45,7 +45,14 @@ from ingestd.fetch.status import (
     transport_failure,
 )
 from ingestd.fetch.transport import Transport
-from ingestd.model import FailureKind, FetchFailed, FetchResult, NotModified, Validators
+from ingestd.model import (
+    FailureKind,
+    FeedOptions,
+    FetchFailed,
+    FetchResult,
+    NotModified,
+    Validators,
+)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -84,11 +91,14 @@ class Fetcher:
         allow_private: bool | None = None,
         accept: str | None = None,
         on_start: Callable[[], None] | None = None,
+        options: FeedOptions | None = None,
     ) -> FetchResult:
         """Fetch ``url``; ``allow_private`` overrides ``allow_private_networks`` unless None.
 
         ``accept`` is sent as the ``Accept`` header; ``on_start`` is called when the first
-        request is about to go (the frontier let it). Never raises for network or HTTP
+        request is about to go (the frontier let it). ``options`` are the feed's own settings:
+        its ``User-Agent`` on every hop, its extra headers (a cookie) only to the URL's own
+        host and port, never to another a redirect leads to. Never raises for network or HTTP
         problems.
         """
         scheme = url.partition(":")[0].lower() if ":" in url else ""
@@ -101,7 +111,10 @@ class Fetcher:
         if allow_private is None:
             allow_private = self._settings.allow_private_networks
         headers = request_headers(validators, accept)
-        return await self._follow(url, headers, allow_private, on_start)
+        if options is not None and options.user_agent:
+            headers["User-Agent"] = options.user_agent
+        extra = dict(options.headers) if options is not None else {}
+        return await self._follow(url, headers, allow_private, on_start, extra)
 
     async def _follow(
         self,
@@ -109,12 +122,15 @@ class Fetcher:
         headers: dict[str, str],
         allow_private: bool,
         on_start: Callable[[], None] | None = None,
+        extra: dict[str, str] | None = None,
     ) -> FetchResult:
-        """Request ``url`` and follow its redirects, checking every hop with the guard."""
+        """Request ``url`` and follow its redirects, checking every hop with the guard;
+        ``extra`` headers go only to ``url``'s own host."""
         try:
             current = parse_url(url)
         except ValueError as exc:
             return failed(url, f"invalid URL {url}: {exc}")
+        own_host = (current.raw_host, current.port)
         permanent = True  # so far every redirect hop was 301/308
         jars: dict[str, dict[str, str]] = {}  # host → cookies its redirects set, this fetch only
         for hop in range(self._settings.max_redirects + 1):
@@ -122,7 +138,9 @@ class Fetcher:
             if refusal is not None:
                 return refusal
             host = current.raw_host or ""
-            cookies = with_cookies(headers, jars.get(host))
+            same = (current.raw_host, current.port) == own_host
+            sent = {**headers, **extra} if extra and same else headers
+            cookies = with_cookies(sent, jars.get(host))
             outcome = await self._hop(
                 current, cookies, allow_private, on_start if hop == 0 else None
             )

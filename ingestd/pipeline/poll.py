@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from ingestd.model import (
     ExtractFailed,
     FailureKind,
     FeedEntry,
+    FeedOptions,
     Fetched,
     FetchFailed,
     FetchResult,
@@ -41,13 +43,13 @@ from ingestd.pipeline.outcome import PollOutcome
 from ingestd.schedule import RecentPoll
 from ingestd.store import FeedRecord, PollRecord, Transaction
 from ingestd.store.upkeep import forget_pruned
-from ingestd.urls import normalize_url, web_url
+from ingestd.urls import authority, normalize_url, web_url
 
 log = structlog.get_logger("ingestd.poll")
 _T = TypeVar("_T")
 FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9,"
-    " text/xml;q=0.8, */*;q=0.5"
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json,"
+    " application/xml;q=0.9, text/xml;q=0.8, application/json;q=0.8, */*;q=0.5"
 )
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
@@ -76,6 +78,8 @@ class Poller:
         is about to go (until then the poll has done nothing and may be cancelled)."""
         started = datetime.now(UTC)
         clock = time.perf_counter()
+        if feed.next_poll_at is not None:
+            self.events.poll_late(max(0.0, (started - feed.next_poll_at).total_seconds()))
         structlog.contextvars.bind_contextvars(feed=feed.url)
         try:
             outcome = await self._poll(feed, fetcher, started, on_start)
@@ -106,16 +110,25 @@ class Poller:
         )
         return outcome
 
-    def _allow_private(self, feed: FeedRecord) -> bool | None:
-        config = self.feed_configs.get(feed.url, FeedConfig(feed.url))
-        return config.allow_private_networks
+    def _options(self, feed: FeedRecord, url: str) -> FeedOptions:
+        """The feed's own settings for a request to ``url``: its extra headers only to the
+        feed's own host (never to the sites its entries link to)."""
+        options = feed.options
+        if options.allow_private_networks is None:
+            config = self.feed_configs.get(feed.url, FeedConfig(feed.url))
+            options = replace(options, allow_private_networks=config.allow_private_networks)
+        if options.headers and authority(url) != authority(feed.url):
+            options = replace(options, headers=())
+        return options
 
     async def _fetch(
         self, fetcher: Fetcher, kind: str, url: str, feed: FeedRecord, **options: Any
     ) -> FetchResult:
         """Fetch through ``fetcher`` and report the outcome and duration to the observers."""
         clock = time.perf_counter()
-        result = await fetcher.fetch(url, allow_private=self._allow_private(feed), **options)
+        own = self._options(feed, url)
+        private = own.allow_private_networks
+        result = await fetcher.fetch(url, allow_private=private, options=own, **options)
         outcome = {Fetched: "ok", NotModified: "not_modified"}.get(type(result), "failed")
         self.events.fetch_finished(kind, outcome, time.perf_counter() - clock)
         return result
@@ -195,12 +208,14 @@ class Poller:
         if url and (reuse := stored.get(key)) is not None:
             return entries.Ready(entry, key, None, None, url, reuse_item=reuse)
         note = _dropped_link(entry.url) if entry.url and not url else "the entry has no link"
-        if url and self.settings.extract.fetch_pages:
+        extract, own = self.settings.extract, feed.options
+        fetch_pages = extract.fetch_pages if own.fetch_pages is None else own.fetch_pages
+        if url and fetch_pages:
             page = await self._fetch(fetcher, "page", url, feed, accept=PAGE_ACCEPT)
             if isinstance(page, Fetched):
-                extract = self.settings.extract
+                favor = own.favor or extract.favor
                 prepared = await self.cpu(
-                    work.page_job, page.body, page.url, extract.favor, extract.fast, self.params
+                    work.page_job, page.body, page.url, favor, extract.fast, self.params
                 )
                 if not isinstance(prepared, ExtractFailed):
                     return entries.Ready(entry, key, prepared[0], prepared[1], page.url)

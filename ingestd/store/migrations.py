@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import Connection, Engine, Table, inspect, select, text
+from sqlalchemy import Connection, Engine, Table, bindparam, inspect, select, text
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from ingestd.store import schema
@@ -201,6 +201,25 @@ def _links_and_quality(conn: Connection) -> None:
     )
 
 
+def _feed_settings(conn: Connection) -> None:
+    """Feeds: the URL key that finds a feed under another spelling, OPML folder and text, and
+    per-feed settings (idempotent). Every stored feed's key is computed here, once."""
+    from ingestd.urls import feed_url_key
+
+    _add_columns(conn, schema.feeds, ["url_key", "folder", "opml_text", "options"])
+    _add_columns(conn, schema.feeds, ["request_headers"])
+    rows = conn.execute(select(schema.feeds.c.id, schema.feeds.c.url)).fetchall()
+    keys = [{"_id": row.id, "key": feed_url_key(row.url)} for row in rows]
+    if keys:
+        conn.execute(
+            schema.feeds.update()
+            .where(schema.feeds.c.id == bindparam("_id"))
+            .values(url_key=bindparam("key")),
+            keys,
+        )
+    _create_index(conn, schema.feeds, "ix_feeds_url_key")
+
+
 def _web_page_indexes(conn: Connection) -> None:
     """Clusters by their last change, and items by link reason, for the web pages'
     listing and its signal filter (idempotent)."""
@@ -225,6 +244,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "dedup_keys: integer keys, clustered; replaces lsh_keys", _integer_keys),
     Migration(9, "items: listed newest first by an index", _newest_first_index),
     Migration(10, "items: article-ness verdict; dedup_links: verified links", _links_and_quality),
+    Migration(11, "feeds: URL key, OPML folder and text, per-feed settings", _feed_settings),
     Migration(12, "web pages: clusters by last change, items by link reason", _web_page_indexes),
     Migration(13, "feeds: the latest polls' counts kept on the row", _recent_polls_on_feeds),
 )

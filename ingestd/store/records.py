@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from ingestd.model import FeedOptions
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class FeedRecord:
     lease_owner: str | None = None
     lease_until: datetime | None = None
     source: str = "config"  # "config" ([[feeds]] in the file) or "cli" (ingest feeds add/import)
+    folder: str | None = None  # OPML folder path, "/"-joined
+    opml_text: str | None = None  # the OPML outline's text, when it differs from the name
+    options: FeedOptions = field(default_factory=FeedOptions)
     recent_polls: str | None = None  # the schedule's memory (see schedule.encode_recent)
 
 

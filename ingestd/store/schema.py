@@ -97,10 +97,17 @@ feeds = Table(
     # where the subscription comes from (migration 2): "config" ([[feeds]], deactivated when
     # dropped from the file) or "cli" (`ingest feeds add/import`, never touched by config sync)
     Column("source", String(8), nullable=False, default="config", server_default="config"),
+    # OPML and per-feed settings (migration 11)
+    Column("url_key", Text),  # ingestd.urls.feed_url_key: scheme, www. and trailing / ignored
+    Column("folder", Text),  # the OPML folder path, "/"-joined (outermost first), or NULL
+    Column("opml_text", Text),  # the OPML outline's text when it differs from its title
+    Column("options", Text),  # JSON: user_agent, fetch_pages, favor, allow_private_networks
+    Column("request_headers", Text),  # JSON: extra request headers (cookies: never shown)
     # the schedule's memory (migration 13): "new:republications" of the latest successful
     # polls, newest first, comma-separated (NULL: not yet kept; read from polls once)
     Column("recent_polls", Text),
 )
+Index("ix_feeds_url_key", feeds.c.url_key)
 
 clusters = Table(
     "clusters",

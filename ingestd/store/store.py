@@ -35,6 +35,7 @@ from ingestd.errors import StoreError, StoreFullError
 from ingestd.store import migrations
 from ingestd.store.checkpoint import Checkpointer
 from ingestd.store.engine import engine_for, is_disk_full, read_only_engine
+from ingestd.store.feedoptions import option_columns, options_from
 from ingestd.store.records import (
     ClusterRecord,
     FeedRecord,
@@ -56,6 +57,7 @@ from ingestd.store.schema import (
     items,
     polls,
 )
+from ingestd.urls import feed_url_key
 
 DEDUP_LOCK_ID = 7_140_212_002  # PostgreSQL advisory lock serialising dedup decisions
 SYNC_LOCK_ID = 7_140_212_003  # PostgreSQL advisory lock serialising configuration syncs
@@ -227,10 +229,10 @@ class Transaction:
             self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK_ID})
         existing: dict[str, int] = {}
         current: dict[int, tuple[object, ...]] = {}
-        columns = (feeds.c.name, feeds.c.interval_s, feeds.c.active, feeds.c.source)
+        columns = [feeds.c[name] for name in _SYNCED]
         for row in self.conn.execute(select(feeds.c.url, feeds.c.id, feeds.c.aliases, *columns)):
             existing[row.url] = row.id
-            current[row.id] = (row.name, row.interval_s, row.active, row.source)
+            current[row.id] = tuple(row._mapping[name] for name in _SYNCED)
             for alias in (row.aliases or "").split("\n"):
                 if alias:
                     existing.setdefault(alias, row.id)
@@ -239,10 +241,11 @@ class Transaction:
         changed: list[dict[str, Any]] = []
         added: list[dict[str, Any]] = []
         for feed in configured:
-            values = (feed.name, feed.interval_s, True, "config")
+            stored = option_columns(feed.options)
+            values = (feed.name, feed.interval_s, True, "config", *stored.values())
             synced = dict(zip(_SYNCED, values, strict=True))
             if feed.url not in existing:
-                added.append({"url": feed.url, **synced})
+                added.append({"url": feed.url, "url_key": feed_url_key(feed.url), **synced})
             elif current[existing[feed.url]] != values:  # unchanged feeds are not written
                 changed.append({"feed_id": existing[feed.url], **synced})
         if changed:
@@ -743,10 +746,30 @@ class Transaction:
         ]
         self.conn.execute(
             delete(dedup_links).where(
-                or_(dedup_links.c.item_a == item_id, dedup_links.c.item_b == item_id)
+                or_(dedup_links.c.item_a == item_id, dedup_links.c.item_b == item_id),
+                dedup_links.c.reason != OPERATOR,  # an operator's merge outlives re-linking
             )
         )
         return linked
+
+    def set_operator_link(self, item_a: int, item_b: int) -> None:
+        """Record an operator's word that two items are one article: a strong link (reason
+        ``operator``) in place of whatever link the pair had; re-linking never removes it."""
+        low, high = sorted((item_a, item_b))
+        pair = (dedup_links.c.item_a == low) & (dedup_links.c.item_b == high)
+        self.conn.execute(delete(dedup_links).where(pair))
+        link = LinkRecord(low, high, True, None, OPERATOR, OPERATOR, 1.0)
+        self.conn.execute(insert(dedup_links), [link.__dict__])
+
+    def delete_operator_links(self, item_id: int) -> list[int]:
+        """Forget the operator's merges of an item (it was split out); returns the other
+        items."""
+        ends = or_(dedup_links.c.item_a == item_id, dedup_links.c.item_b == item_id)
+        mine = ends & (dedup_links.c.reason == OPERATOR)
+        rows = self.conn.execute(select(dedup_links.c.item_a, dedup_links.c.item_b).where(mine))
+        others = [int(b if a == item_id else a) for a, b in rows]
+        self.conn.execute(delete(dedup_links).where(mine))
+        return others
 
     def links_of(self, ids: Iterable[int]) -> list[LinkRecord]:
         """Every link that has one of these items at either end.
@@ -870,7 +893,9 @@ def _claim_statement(when: Any, order: tuple[Any, ...]) -> Any:
     )
 
 
-_SYNCED = ("name", "interval_s", "active", "source")  # what sync_feeds sets from the config
+# what sync_feeds sets from the config
+OPERATOR = "operator"  # the reason and measure of a link an operator made (clusters merge)
+_SYNCED = ("name", "interval_s", "active", "source", "options", "request_headers")
 _SYNC_FEED = (
     update(feeds)
     .where(feeds.c.id == bindparam("feed_id"))
@@ -940,6 +965,7 @@ def _feed(row: Row[Any]) -> FeedRecord:
     values["active"] = bool(values["active"])
     values["aliases"] = tuple(a for a in (values.get("aliases") or "").split("\n") if a)
     values["redirect_seen"] = values.get("redirect_seen") or 0
+    values["options"] = options_from(m.get("options"), m.get("request_headers"))
     return FeedRecord(**values)
 
 
