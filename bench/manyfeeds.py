@@ -52,8 +52,31 @@ def host_address(host: int) -> str:
     return f"127.{1 + host // 65_025}.{host // 255 % 255}.{1 + host % 255}"
 
 
+NAMES = False  # --names: hosts are names listed in /etc/hosts instead of addresses
+HOSTS_FILE = Path("/etc/hosts")
+HOSTS_MARK = "# bench/manyfeeds.py"
+
+
+def host_name(host: int) -> str:
+    """Host number ``host`` as the URLs spell it: its address, or (``--names``) a name."""
+    return f"h{host}.manyfeeds.test" if NAMES else host_address(host)
+
+
 def feed_url(feed: int, hosts: int) -> str:
-    return f"http://{host_address(feed % hosts)}:{PORT}/feeds/{feed}.xml"
+    return f"http://{host_name(feed % hosts)}:{PORT}/feeds/{feed}.xml"
+
+
+def list_names(hosts: int) -> str:
+    """Add every host's name to /etc/hosts (so each lookup goes through the system's resolver);
+    returns the file's text before, for :func:`unlist_names`."""
+    before = HOSTS_FILE.read_text()
+    lines = [f"{host_address(n)} {host_name(n)} {HOSTS_MARK}" for n in range(hosts)]
+    HOSTS_FILE.write_text(before.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+    return before
+
+
+def unlist_names(before: str) -> None:
+    HOSTS_FILE.write_text(before)
 
 
 VOCABULARY = [
@@ -106,7 +129,7 @@ def write_world(folder: Path, feeds: int, hosts: int, entries: int) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     base = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
     for feed in range(feeds):
-        host = host_address(feed % hosts)
+        host = host_name(feed % hosts)
         items = []
         for entry in range(entries):
             when = email.utils.format_datetime(base - timedelta(minutes=feed % 997 + entry), True)
@@ -258,8 +281,15 @@ def main() -> int:
         action="store_true",
         help="no first pass: import, then store the validators nginx answers 304 to",
     )
+    parser.add_argument(
+        "--names",
+        action="store_true",
+        help="host names listed in /etc/hosts (root; restored after) instead of addresses",
+    )
     args = parser.parse_args()
-    folder = OUT / f"f{args.feeds}-h{args.hosts}-e{args.entries}"
+    global NAMES
+    NAMES = args.names
+    folder = OUT / f"f{args.feeds}-h{args.hosts}-e{args.entries}{'-names' if NAMES else ''}"
     state = folder / "state"
     database = args.database or f"sqlite:///{state / 'ingestd.sqlite3'}"
     if not args.skip_first:
@@ -267,10 +297,12 @@ def main() -> int:
         state.mkdir(parents=True)
         opml = write_world(folder, args.feeds, args.hosts, args.entries)
     config = write_config(folder, database)
+    hosts_before = list_names(args.hosts) if NAMES else None
     nginx = start_nginx(folder)
     result: dict[str, Any] = {"feeds": args.feeds, "hosts": args.hosts, "entries": args.entries}
     result["database"] = "sqlite" if database.startswith("sqlite") else "postgresql"
     result["workers"] = args.workers
+    result["names"] = NAMES
     try:
         if not args.skip_first:
             result["import"] = ingest(config, state, "feeds", "import", str(opml))
@@ -289,6 +321,8 @@ def main() -> int:
     finally:
         nginx.send_signal(signal.SIGQUIT)
         nginx.wait(timeout=10)
+        if hosts_before is not None:
+            unlist_names(hosts_before)
     result["date"] = datetime.now(UTC).isoformat(timespec="seconds")
     print(json.dumps(result, indent=1))
     return 0

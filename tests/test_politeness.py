@@ -403,3 +403,38 @@ def test_quiet_304s_slow_the_feed_down_from_the_row_alone(
     assert feed.recent_polls == "0:0,0:0"  # the one 304 left in the history, and this one
     assert feed.next_poll_at is not None
     assert 0.85 * 1800 <= (feed.next_poll_at - start).total_seconds() <= 1.15 * 1800
+
+
+def test_a_hosts_feeds_share_one_kept_alive_connection(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    """Feeds of one host polled in a pass, their politeness gap apart, go over one connection
+    (no new connection, and no new lookup, per poll)."""
+    for n in range(4):
+        server.route(f"/f{n}", Reply(200, {"Content-Type": RSS}, rss(1, f"f{n}")))
+    settings_for(tmp_path, [server.url(f"/f{n}") for n in range(4)])
+    path = tmp_path / "ingestd.toml"
+    gapped = path.read_text().replace("min_host_gap_s = 0", "min_host_gap_s = 0.2")
+    path.write_text(gapped.replace("[http]\n", "[http]\nper_host_concurrency = 1\n"))
+    run_once(load_settings(path))
+    assert len(server.requests) == 4
+    assert len(server.connections) == 1
+
+
+def test_the_open_files_limit_is_raised_to_the_hard_limit() -> None:
+    """Kept-alive connections to thousands of hosts need more than a soft limit of 1,024."""
+    import resource
+    import subprocess
+    import sys
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(256, hard)
+    code = (
+        "import resource\n"
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({lowered}, {hard}))\n"
+        "from ingestd.fetch.transport import raise_open_files_limit\n"
+        "print(raise_open_files_limit(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    expected = hard if hard != resource.RLIM_INFINITY else max(lowered, 1_048_576)
+    assert done.stdout.split() == [str(expected), str(expected)]

@@ -7,6 +7,12 @@
 * Names are resolved by :class:`~ingestd.netguard.GuardedResolver` inside the connector, so a
   connection goes to exactly the addresses the guard checked (no rebinding between check and
   connect); requests allowed to reach private networks use a session without the guard.
+* A name's addresses are kept for :data:`DNS_CACHE_S` (the connector's cache; only what the
+  guard let through is kept, so every address connected to was checked), and a connection is
+  kept open :data:`KEEPALIVE_S` after its answer, so the feeds and pages of one host share a
+  connection and a lookup within their politeness gaps. ``getaddrinfo`` does not say a
+  record's TTL: the system's resolver honours it, and the cache here stays short enough
+  (a minute) not to outlive common TTLs by much.
 * With ``proxy`` set, every request goes through it and it resolves names. https is tunnelled
   (``CONNECT``) first; if the proxy refuses the tunnel (4xx but 407, or 501), hangs up, or TLS
   in the tunnel fails, the request is sent once more in absolute form (``GET https://...``
@@ -26,6 +32,8 @@ from ingestd.config import HttpSettings
 from ingestd.fetch.body import ACCEPT_ENCODING
 from ingestd.fetch.status import tunnel_failure
 
+DNS_CACHE_S = 60  # how long a name's (checked) addresses are reused
+KEEPALIVE_S = 15.0  # an idle connection is kept this long (a host's requests are ~1 s apart)
 MAX_HEADER_BYTES = 65_536  # per header line (aiohttp's default, 8 KiB, is short of some CSPs)
 
 
@@ -53,10 +61,29 @@ class _AbsoluteForm(_Request):
         return False
 
 
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit (kept-alive connections
+    to thousands of hosts need more than the usual soft 1,024); returns the limit now."""
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (OSError, ValueError):
+            pass
+    return soft
+
+
 class Transport:
     """The aiohttp sessions of one fetcher. :meth:`close` them when done."""
 
     def __init__(self, settings: HttpSettings) -> None:
+        raise_open_files_limit()
         self._settings = settings
         self._proxy = URL(settings.proxy) if settings.proxy else None
         self._session = self._make_session(_Request, guarded=self._proxy is None)
@@ -86,7 +113,11 @@ class Transport:
         resolver = netguard.GuardedResolver() if guarded else None
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
-                limit=settings.max_concurrency, limit_per_host=0, resolver=resolver
+                limit=settings.max_concurrency,
+                limit_per_host=0,
+                resolver=resolver,
+                ttl_dns_cache=DNS_CACHE_S,
+                keepalive_timeout=KEEPALIVE_S,
             ),
             timeout=aiohttp.ClientTimeout(
                 total=None, connect=settings.timeout_s, sock_read=settings.timeout_s
