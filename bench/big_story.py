@@ -1,6 +1,6 @@
 """The writer's cost of one more copy of a story that already has hundreds.
 
-Every new copy of a story re-decides the story from its stored links (``ingestd.stories``):
+Every new copy of a story re-decides the story from its stored links (``ingestd.dedup.stories``):
 the items connected to it and their links are read, partitioned and the changed rows written.
 This times ``insert_item`` + ``link_new_item`` + commit for copy number 1..``--copies`` of one
 generated article (each copy with a few words changed, a quarter of them four-paragraph
@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dedup_cost import add_bench_feeds, article, new_item, vocabulary, zipf_weights
 
 from ingestd.config import DedupSettings
+from ingestd.dedup.link import link_new_item
 from ingestd.dedup.signature import SignatureParams
-from ingestd.linking import link_new_item
 from ingestd.store import Store
 
 

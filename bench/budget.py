@@ -49,14 +49,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import replay
 from quality_replay import source_fingerprint
 
-from ingestd import entries
 from ingestd.config import DedupSettings, ExtractSettings, FeedConfig
+from ingestd.dedup.link import link_new_item
 from ingestd.dedup.params import SignatureParams
 from ingestd.dedup.signature import make_signature
-from ingestd.extract import extract_article
-from ingestd.linking import link_new_item
+from ingestd.extract.article import extract_article
 from ingestd.model import Article, ExtractFailed, FeedEntry, ParsedFeed, Signature
-from ingestd.parse import parse_feed
+from ingestd.parse.feed import parse_feed
+from ingestd.pipeline import entries
 from ingestd.store import Store
 
 TARGET = 0.85  # issue 7: end to end at >= 85% of the floor
@@ -64,8 +64,11 @@ CONCURRENCY = 16
 
 # What ``ingest --once`` imports before its first request, and what the pool's workers import
 # (their forkserver's preloads) and warm up; each in a fresh interpreter.
-MAIN_IMPORTS = "import ingestd.cli, ingestd.runner, ingestd.pipeline, ingestd.fetch, ingestd.store"
-POOL_IMPORTS = "import ingestd.work as w; w.warm_up()"
+MAIN_IMPORTS = (
+    "import ingestd.cli.main, ingestd.pipeline.runner, ingestd.pipeline, ingestd.fetch,"
+    " ingestd.store"
+)
+POOL_IMPORTS = "import ingestd.pipeline.work as w; w.warm_up()"
 
 _CLIENT = """
 import asyncio, sys, time

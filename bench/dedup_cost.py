@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingestd.dedup.signature import SignatureParams
-from ingestd.entries import text_item
+from ingestd.pipeline.entries import text_item
 from ingestd.store import Store
 from ingestd.store.schema import feeds
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(BENCH.parent))
 
 import replay  # noqa: E402
 
-from ingestd.extract import extract_article  # noqa: E402
+from ingestd.extract.article import extract_article  # noqa: E402
 from ingestd.model import Article  # noqa: E402
 
 MODES = [(favor, fast) for favor in ("precision", "balanced", "recall") for fast in (False, True)]

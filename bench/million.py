@@ -49,8 +49,8 @@ from dedup_cost import add_bench_feeds, article, new_item, vocabulary, zipf_weig
 from soak import _descendants, _safe_status, _serve
 
 from ingestd.config import DedupSettings
+from ingestd.dedup.link import link_new_item
 from ingestd.dedup.signature import SignatureParams
-from ingestd.linking import link_new_item
 from ingestd.store import NewItem, Store, Transaction
 
 FEEDS = 50  # synthetic feeds the filled items belong to

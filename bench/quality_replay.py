@@ -402,7 +402,7 @@ def proxy_stats(log_path: Path, labels: dict[str, dict[str, Any]]) -> dict[str, 
 
 
 def _extract_body(job: tuple[bytes, str, str, bool]) -> int:
-    from ingestd.extract import extract_article
+    from ingestd.extract.article import extract_article
 
     article = extract_article(*job)
     return len(getattr(article, "text", ""))

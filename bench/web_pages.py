@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select
 
 from ingestd.config import DedupSettings
-from ingestd.listener import Listener
+from ingestd.service.listener import Listener
+from ingestd.service.web.app import WebPages
 from ingestd.store import Store, Transaction
 from ingestd.store.schema import clusters, feeds, items
-from ingestd.web.app import WebPages
 
 FEEDS = 50
 CHUNK = 5000  # items per insert batch

@@ -1,5 +1,5 @@
 """Allows ``python -m ingestd``."""
 
-from ingestd.cli import main
+from ingestd.cli.main import main
 
 main()

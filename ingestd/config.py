@@ -585,7 +585,7 @@ def _password_hash(value: Any) -> str | None:
     """A hash as ``ingest web hash-password`` prints it, or "" for none."""
     if isinstance(value, str) and not value.strip():
         return None
-    from ingestd.web.auth import parse_hash
+    from ingestd.service.web.auth import parse_hash
 
     text = _header_text(value)
     parse_hash(text)  # ValueError naming the expected form

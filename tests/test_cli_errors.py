@@ -15,7 +15,7 @@ import pytest
 import structlog
 from click.testing import CliRunner, Result
 
-from ingestd.cli import main
+from ingestd.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

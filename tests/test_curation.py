@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingestd.cli import main
+from ingestd.cli.main import main
 from ingestd.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pytest
 
-from ingestd.cli import main
+from ingestd.cli.main import main
 from ingestd.config import Settings, documented_keys, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

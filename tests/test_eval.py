@@ -12,7 +12,7 @@ import pytest
 import structlog
 from click.testing import CliRunner, Result
 
-from ingestd.cli import main
+from ingestd.cli.main import main
 
 Prose = Callable[..., list[str]]
 pytestmark = pytest.mark.usefixtures("isolated_env")

@@ -1,4 +1,5 @@
-"""The deduplicated feed out (``ingestd.export``) on SQLite and PostgreSQL: one entry per story,
+"""The deduplicated feed out (``ingestd.feedout.export``) on SQLite and PostgreSQL: one entry per
+story,
 newest first, with its republications; valid Atom 1.0 (read back with feedparser) and JSON Feed
 1.1; ``--since``/``--feed``/``--limit`` selections; stable entry ids."""
 
@@ -18,9 +19,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from ingestd import export
 from ingestd.config import FeedConfig
 from ingestd.errors import NotFoundError, UserError
+from ingestd.feedout import export
 from ingestd.store import NewItem, Store, Transaction
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import trafilatura.core
 
-from ingestd import work
 from ingestd.config import DedupSettings
 from ingestd.dedup.params import signature_params
-from ingestd.extract import extract_article
+from ingestd.extract.article import extract_article
 from ingestd.model import Article
+from ingestd.pipeline import work
 
 PARAGRAPH = (
     "The harbour authority confirmed on Monday that the old grain terminal will be turned into "

@@ -13,9 +13,9 @@ import feedparser
 import pytest
 
 from ingestd.config import load_settings
-from ingestd.endpoints import Endpoints, Liveness
-from ingestd.metrics import Metrics
-from ingestd.runner import run_once
+from ingestd.pipeline.runner import run_once
+from ingestd.service.endpoints import Endpoints, Liveness
+from ingestd.service.metrics import Metrics
 from ingestd.store import Store
 from tests.test_metrics import _get, _serve
 

@@ -14,10 +14,10 @@ import pytest
 import structlog
 from click.testing import CliRunner, Result
 
-from ingestd.cli import main
+from ingestd.cli.main import main
 from ingestd.config import HttpSettings
 from ingestd.model import ParsedFeed, ParseFailed
-from ingestd.parse import parse_feed
+from ingestd.parse.feed import parse_feed
 from tests.httpserver import LoopbackServer, Reply, Request
 
 pytestmark = pytest.mark.usefixtures("isolated_env")

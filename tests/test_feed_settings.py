@@ -14,7 +14,7 @@ import pytest
 import structlog
 from click.testing import CliRunner, Result
 
-from ingestd.cli import main
+from ingestd.cli.main import main
 from ingestd.config import HttpSettings, load_settings
 from ingestd.errors import ConfigError
 from tests.httpserver import LoopbackServer, Reply
@@ -180,8 +180,8 @@ def test_a_feeds_headers_never_go_to_the_pages_of_another_host(tmp_path: Path) -
 
 
 def test_a_reload_that_changes_a_feeds_headers_never_logs_their_values() -> None:
-    from ingestd.changes import describe_changes
     from ingestd.config import FeedConfig, Settings
+    from ingestd.service.reload import describe_changes
 
     old = Settings(
         "sqlite:///x",

@@ -15,9 +15,9 @@ import pytest
 import structlog
 from click.testing import CliRunner, Result
 
-from ingestd.cli import main
+from ingestd.cli.main import main
 from ingestd.config import HttpSettings
-from ingestd.opml import read_opml
+from ingestd.parse.opml import read_opml
 from tests.httpserver import LoopbackServer, Reply
 
 pytestmark = pytest.mark.usefixtures("isolated_env")

@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 
-from ingestd import netguard
 from ingestd.config import HttpSettings
-from ingestd.fetch import MAX_RETRY_AFTER_S, Fetcher, parse_retry_after
+from ingestd.fetch import MAX_RETRY_AFTER_S, Fetcher, netguard, parse_retry_after
 from ingestd.model import FailureKind, Fetched, FetchFailed, FetchResult, NotModified, Validators
 from tests.httpserver import LoopbackServer, Reply, Request
 

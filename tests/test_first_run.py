@@ -13,7 +13,7 @@ import pytest
 import structlog
 from click.testing import CliRunner
 
-from ingestd.cli import _config_first, main
+from ingestd.cli.main import _config_first, main
 from ingestd.config import config_candidates
 from tests.conftest import ROOT, skip_groups
 

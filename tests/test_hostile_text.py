@@ -17,10 +17,10 @@ import feedparser
 import pytest
 import structlog
 
-from ingestd import export
 from ingestd.config import FeedConfig
-from ingestd.logs import configure
+from ingestd.feedout import export
 from ingestd.safetext import json_line, visible
+from ingestd.service.logs import configure
 from ingestd.store import NewItem, Store, Transaction
 from tests.sites import REPO, run_ingest
 

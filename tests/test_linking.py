@@ -13,9 +13,9 @@ from pathlib import Path
 from sqlalchemy import update
 
 from ingestd.config import DedupSettings
+from ingestd.dedup.explain import explain
+from ingestd.dedup.link import LinkOutcome, link_new_item
 from ingestd.dedup.signature import SignatureParams, make_signature
-from ingestd.explain import explain
-from ingestd.linking import LinkOutcome, link_new_item
 from ingestd.store import NewItem, Store, Transaction, migrations, schema
 from tests.test_store import NOW, _from, _migrate_to, add_feeds, new_item
 

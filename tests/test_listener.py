@@ -11,8 +11,8 @@ from typing import Any
 import structlog
 from structlog.testing import capture_logs
 
-from ingestd.daemon import public_url
-from ingestd.listener import Listener, Request, Response
+from ingestd.service.daemon import public_url
+from ingestd.service.listener import Listener, Request, Response
 
 
 async def _ok(_request: Request) -> Response:

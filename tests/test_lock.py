@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from ingestd.config import load_settings, sqlite_file
-from ingestd.daemon import Service
 from ingestd.errors import ConfigError
-from ingestd.lock import DatabaseBusyError, lock_path, writer_lock
-from ingestd.notify import Notifier
+from ingestd.service.daemon import Service
+from ingestd.service.lock import DatabaseBusyError, lock_path, writer_lock
+from ingestd.service.notify import Notifier
 from ingestd.store import Store
 
 
@@ -75,7 +75,7 @@ def test_the_lock_dies_with_its_process(tmp_path: Path) -> None:
             textwrap.dedent(f"""
                 import sys, time
                 sys.path.insert(0, {str(Path(__file__).parents[1])!r})
-                from ingestd.lock import writer_lock
+                from ingestd.service.lock import writer_lock
                 with writer_lock({url!r}):
                     print("held", flush=True)
                     time.sleep(60)
@@ -152,8 +152,8 @@ def test_a_stuck_loop_stops_the_watchdog_pings(tmp_path: Path, isolated_env: Pat
 def test_a_reload_logs_what_changed() -> None:
     from dataclasses import replace
 
-    from ingestd.changes import describe_changes
     from ingestd.config import FeedConfig, HttpSettings, Settings
+    from ingestd.service.reload import describe_changes
 
     old = Settings(
         database_url="postgresql://u:secret@db/x",

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from ingestd.config import DedupSettings
+from ingestd.dedup.link import link_new_item
 from ingestd.dedup.signature import SignatureParams
-from ingestd.entries import text_item
-from ingestd.linking import link_new_item
+from ingestd.pipeline.entries import text_item
 from ingestd.store import Store
 from ingestd.store.subscriptions import add_feed
 from tests import messysite, messyworld

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ingestd.config import FeedConfig
-from ingestd.endpoints import Endpoints, Liveness
-from ingestd.listener import Listener, Request, Response, split_address
-from ingestd.metrics import MAX_REASONS, Metrics
+from ingestd.service.endpoints import Endpoints, Liveness
+from ingestd.service.listener import Listener, Request, Response, split_address
+from ingestd.service.metrics import MAX_REASONS, Metrics
 from ingestd.store import NewItem, Store
 from ingestd.store.upkeep import gauges, stats
 from tests.sites import json_lines, run_ingest

@@ -16,9 +16,9 @@ import pytest
 import structlog
 from click.testing import CliRunner, Result
 
-from ingestd.cli import main
+from ingestd.cli.main import main
 from ingestd.config import HttpSettings
-from ingestd.opml import read_opml
+from ingestd.parse.opml import read_opml
 from tests.sites import Site, World, WorldServer, build_world
 
 OUTLETS = ("harbourgazette", "valleyledger", "dailyroundup", "northwire")

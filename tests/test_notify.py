@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestd.notify import Notifier, watchdog_period_s
+from ingestd.service.notify import Notifier, watchdog_period_s
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingestd.discover import decode_html, feed_links
-from ingestd.opml import OpmlError, Outline, read_opml, url_problem, write_opml
+from ingestd.parse.discover import decode_html, feed_links
+from ingestd.parse.opml import OpmlError, Outline, read_opml, url_problem, write_opml
 
 READER_EXPORT = b"""<?xml version="1.0" encoding="UTF-8"?>
 <opml version="1.0">

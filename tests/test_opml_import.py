@@ -16,9 +16,9 @@ import structlog
 from click.testing import CliRunner, Result
 from sqlalchemy import event
 
-from ingestd.cli import main
-from ingestd.feedimport import import_document
-from ingestd.opml import read_opml
+from ingestd.cli.main import main
+from ingestd.parse.opml import read_opml
+from ingestd.polling.feedimport import import_document
 from ingestd.store import Store
 from ingestd.urls import feed_url_key
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ingestd.config import FeedConfig, HttpSettings, Settings
 from ingestd.pipeline import Pipeline
-from ingestd.runner import make_pool
+from ingestd.pipeline.runner import make_pool
 from ingestd.store import Store
 from tests.httpserver import LoopbackServer, Reply
 from tests.passes import run_pass

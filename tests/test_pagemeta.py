@@ -17,9 +17,9 @@ import trafilatura
 from trafilatura.metadata import extract_metadata
 from trafilatura.utils import load_html
 
-from ingestd.extract import MIN_TEXT_CHARS, _absolute, _date, _tidy, extract_article
+from ingestd.extract.article import MIN_TEXT_CHARS, _absolute, _date, _tidy, extract_article
+from ingestd.extract.pagemeta import page_metadata
 from ingestd.model import Article, ExtractFailed
-from ingestd.pagemeta import page_metadata
 
 CORPUS = Path(
     os.environ.get(

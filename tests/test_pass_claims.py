@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from ingestd.config import FeedConfig, HttpSettings, Settings
-from ingestd.events import NoEvents
 from ingestd.pipeline import Pipeline, passes
-from ingestd.runner import make_pool
+from ingestd.pipeline.events import NoEvents
+from ingestd.pipeline.runner import make_pool
 from ingestd.store import Store
 from tests.httpserver import LoopbackServer, Reply
 from tests.passes import run_pass

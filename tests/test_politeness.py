@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ingestd.config import Settings, load_settings
-from ingestd.runner import run_once
+from ingestd.pipeline.runner import run_once
 from ingestd.store import FeedRecord, Store
 from tests.httpserver import LoopbackServer, Reply, Request
 
@@ -280,7 +280,7 @@ def test_feeds_poll_polls_one_feed_now_but_not_before_retry_after(
     """`ingest feeds poll URL` ignores the schedule, not a Retry-After; it lists the item count."""
     from click.testing import CliRunner
 
-    from ingestd.cli import main
+    from ingestd.cli.main import main
 
     server.route("/feed", Reply(200, {"Content-Type": RSS}, rss(2)))
     server.route("/limited", Reply(429, {"Retry-After": "3600"}))

@@ -6,11 +6,10 @@ import asyncio
 import time
 from pathlib import Path
 
-from ingestd import work
 from ingestd.config import Settings
 from ingestd.model import ParsedFeed
-from ingestd.pipeline import Pipeline
-from ingestd.runner import make_pool
+from ingestd.pipeline import Pipeline, work
+from ingestd.pipeline.runner import make_pool
 from ingestd.store import Store
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'

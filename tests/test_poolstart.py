@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingestd.config import FeedConfig
-from ingestd.poolstart import WORKER_MODULES, first_polls_pending
+from ingestd.pipeline.work import warm_up
+from ingestd.pipeline.workers.poolstart import WORKER_MODULES
 from ingestd.store import Store
-from ingestd.work import warm_up
+from ingestd.store.peek import first_polls_pending
 
 REPO = Path(__file__).resolve().parents[1]
 FEEDS = ["http://a.example/feed.xml", "http://b.example/feed.xml"]
@@ -60,16 +61,17 @@ def test_other_or_unreadable_databases_leave_the_pool_to_its_first_job(tmp_path:
 
 
 def test_the_forkserver_warms_up_and_freezes_its_heap_before_forking() -> None:
-    """``ingestd.forkserver_ready`` is the forkserver's last preload: once imported, every
+    """``ingestd.pipeline.workers.forkserver_ready`` is the forkserver's last preload: once
+    imported, every
     kind of job has run (trafilatura's fallback extractor among them, whose stop lists each
     worker would otherwise build) and the heap is frozen, so workers' collections and the
     forkserver's final ones skip what was loaded."""
-    assert WORKER_MODULES[-1] == "ingestd.forkserver_ready"
+    assert WORKER_MODULES[-1] == "ingestd.pipeline.workers.forkserver_ready"
     probe = (
         "import gc\n"
         "import trafilatura.external as fallback\n"
         "assert fallback.JT_STOPLIST is None\n"
-        "import ingestd.forkserver_ready\n"
+        "import ingestd.pipeline.workers.forkserver_ready\n"
         "print(gc.get_freeze_count(), fallback.JT_STOPLIST is not None)\n"
     )
     done = subprocess.run(

@@ -18,8 +18,8 @@ import pytest
 import structlog
 from rich.console import Console
 
-from ingestd.logs import configure
-from ingestd.progress import ProgressBar, progress_for_pass
+from ingestd.cli.progress import ProgressBar, progress_for_pass
+from ingestd.service.logs import configure
 from tests.httpserver import LoopbackServer, Reply
 from tests.sites import REPO
 

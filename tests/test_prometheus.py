@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from ingestd import __version__
-from ingestd.endpoints import OVERDUE_TICKS, Liveness
-from ingestd.metrics import POLL_OUTCOMES, Metrics
-from ingestd.procstat import PROC
+from ingestd.service.endpoints import OVERDUE_TICKS, Liveness
+from ingestd.service.metrics import POLL_OUTCOMES, Metrics
+from ingestd.service.procstat import PROC
 
 parser = pytest.importorskip("prometheus_client.parser", reason="prometheus_client not installed")
 

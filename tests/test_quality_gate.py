@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingestd.cli import main
+from ingestd.cli.main import main
 
 CORPUS = Path(
     os.environ.get(

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ingestd.config import DedupSettings, FeedConfig
+from ingestd.dedup.link import link_new_item
 from ingestd.dedup.signature import SignatureParams, make_signature
-from ingestd.linking import link_new_item
 from ingestd.store import NewItem, PollRecord, Store, Transaction, upkeep
 from ingestd.store.upkeep import forget_pruned, problems, prune_batch
 from tests.sites import json_lines, run_ingest

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from ingestd.config import ScheduleSettings
 from ingestd.model import FailureKind
-from ingestd.schedule import (
+from ingestd.polling.schedule import (
     GONE_REPROBE_S,
     MAX_BACKOFF_S,
     Hints,

@@ -15,7 +15,8 @@ def test_the_daemon_and_cli_modules_import_no_heavy_module() -> None:
     import; a pass that finds nothing new, and every CLI command, must start without them."""
     probe = (
         "import sys\n"
-        "import ingestd.cli, ingestd.daemon, ingestd.runner, ingestd.pipeline\n"
+        "import ingestd.cli.main, ingestd.service.daemon, ingestd.pipeline.runner\n"
+        "import ingestd.pipeline\n"
         f"print(','.join(name for name in {HEAVY!r} if name in sys.modules))\n"
     )
     done = subprocess.run(

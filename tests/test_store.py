@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from ingestd.config import DedupSettings, FeedConfig
 from ingestd.dedup.compare import VERBATIM_CONTAINMENT, overlap
 from ingestd.dedup.keys import anchor_key, band_key, describe, key_kind, paragraph_key
+from ingestd.dedup.link import LinkOutcome, link_new_item
 from ingestd.dedup.signature import SignatureParams, make_signature
 from ingestd.errors import StoreError
-from ingestd.linking import LinkOutcome, link_new_item
 from ingestd.model import Signature
 from ingestd.store import NewItem, Store, Transaction, migrations
 from ingestd.store import engine as engine_module

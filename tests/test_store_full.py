@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestd import pause
+from ingestd.service import pause
 from tests.sites import REPO, log_events, run_ingest
 
 PAGES = 40  # entries of the feed, each with a page of its own words

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from ingestd.service.web import listing
+from ingestd.service.web.auth import BasicAuth, hash_password
 from ingestd.store import Store
 from ingestd.store.clusterpages import ClusterFilter, Cursor, recent_clusters
-from ingestd.web import listing
-from ingestd.web.auth import BasicAuth, hash_password
 from tests import webdemo
 from tests.webserver import Elements, Served, fetch, serve_demo
 

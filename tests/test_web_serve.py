@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from ingestd.config import Settings, WebSettings, load_settings
-from ingestd.daemon import Service
-from ingestd.notify import Notifier
+from ingestd.service.daemon import Service
+from ingestd.service.notify import Notifier
 from ingestd.store import Store
 from tests import webdemo
 from tests.webserver import fetch

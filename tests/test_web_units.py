@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingestd.cli import main
+from ingestd.cli.main import main
 from ingestd.config import load_settings
 from ingestd.errors import ConfigError, UserError
+from ingestd.service.web.auth import BasicAuth, hash_password, parse_hash, verify_password
+from ingestd.service.web.highlight import compare, plain
+from ingestd.service.web.listing import cursor_text, parse_cursor
+from ingestd.service.web.markup import esc, href, link
+from ingestd.service.web.serve import reach
 from ingestd.store.clusterpages import Cursor
-from ingestd.web.auth import BasicAuth, hash_password, parse_hash, verify_password
-from ingestd.web.highlight import compare, plain
-from ingestd.web.listing import cursor_text, parse_cursor
-from ingestd.web.markup import esc, href, link
-from ingestd.web.serve import reach
 
 CANONICAL = (
     "The harbour strike ended on Monday after nine days of talks between the union and owners.\n"

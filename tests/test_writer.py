@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import event
 
 from ingestd.config import FeedConfig
+from ingestd.pipeline.writer import Writer
 from ingestd.store import Store, Transaction
-from ingestd.writer import Writer
 
 NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
 

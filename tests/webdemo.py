@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ingestd.config import DedupSettings, FeedConfig
+from ingestd.dedup.link import link_new_item
 from ingestd.dedup.signature import SignatureParams
-from ingestd.entries import text_item
-from ingestd.linking import link_new_item
+from ingestd.pipeline.entries import text_item
 from ingestd.store import NewItem, Store, Transaction
 from tests.conftest import _paragraphs
 

@@ -14,10 +14,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from ingestd.config import DedupSettings
-from ingestd.listener import Listener
+from ingestd.service.listener import Listener
+from ingestd.service.web.app import WebPages
+from ingestd.service.web.auth import BasicAuth
 from ingestd.store import Store
-from ingestd.web.app import WebPages
-from ingestd.web.auth import BasicAuth
 from tests import webdemo
 
 

@@ -13,7 +13,7 @@ in its own module:
 
 Validators are sent as ``If-None-Match``/``If-Modified-Since``; 304 gives ``NotModified``.
 Redirects are followed here, at most ``max_redirects`` hops, each checked by the address guard
-(:mod:`ingestd.netguard`): its host must be written canonically and, unless private networks
+(:mod:`ingestd.fetch.netguard`): its host must be written canonically and, unless private networks
 are allowed, an IP literal must be public before anything is sent, and a name's addresses are
 checked by the connector's own resolver. Cookies a redirect sets are sent on the later hops to
 its host (a consent or bot check that redirects back), and forgotten when the fetch ends: a
@@ -29,8 +29,8 @@ from collections.abc import Callable
 import aiohttp
 from yarl import URL
 
-from ingestd import netguard
 from ingestd.config import HttpSettings
+from ingestd.fetch import netguard
 from ingestd.fetch.body import read_body
 from ingestd.fetch.files import read_file
 from ingestd.fetch.frontier import Frontier, HostTurns

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import aiohttp
 from yarl import URL
 
-from ingestd import netguard
+from ingestd.fetch import netguard
 from ingestd.model import FailureKind, FetchFailed
 
 MAX_RETRY_AFTER_S = 86_400.0  # Retry-After values are capped at 24 h

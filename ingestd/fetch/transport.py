@@ -4,7 +4,7 @@
   CPU per request on kept-alive connections where httpx spent 0.9-3.3 ms (its pool looks at
   every pooled connection on each request), and 0.42-0.46 ms against 1.3-1.8 ms on new
   connections. The daemon's main process spends most of a pass with nothing new on requests.
-* Names are resolved by :class:`~ingestd.netguard.GuardedResolver` inside the connector, so a
+* Names are resolved by :class:`~ingestd.fetch.netguard.GuardedResolver` inside the connector, so a
   connection goes to exactly the addresses the guard checked (no rebinding between check and
   connect); requests allowed to reach private networks use a session without the guard.
 * A name's addresses are kept for :data:`DNS_CACHE_S` (the connector's cache; only what the
@@ -27,8 +27,8 @@ import aiohttp
 from aiohttp.client_reqrep import ConnectionKey
 from yarl import URL
 
-from ingestd import netguard
 from ingestd.config import HttpSettings
+from ingestd.fetch import netguard
 from ingestd.fetch.body import ACCEPT_ENCODING
 from ingestd.fetch.status import tunnel_failure
 
@@ -108,7 +108,7 @@ class Transport:
         """A session with the configured timeouts and connection limit, no environment proxy
         and no decoding of the body (see :mod:`ingestd.fetch.body`). TLS certificates are
         checked against the system's store (``SSL_CERT_FILE``/``SSL_CERT_DIR`` are honoured).
-        ``guarded``: names resolve through :class:`~ingestd.netguard.GuardedResolver`."""
+        ``guarded``: names resolve through :class:`~ingestd.fetch.netguard.GuardedResolver`."""
         settings = self._settings
         resolver = netguard.GuardedResolver() if guarded else None
         return aiohttp.ClientSession(

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ingestd import feedrows, feedstate
 from ingestd.config import ScheduleSettings
 from ingestd.model import Fetched, NotModified
+from ingestd.polling import feedrows, feedstate
 from ingestd.store import FeedRecord, PollRecord, Transaction
 
 Db = Callable[..., Awaitable[Any]]  # Pipeline.db: fn(tx) on the writer

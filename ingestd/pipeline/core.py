@@ -20,18 +20,18 @@ from typing import Any, TypeVar
 
 import structlog
 
-from ingestd import schedule
 from ingestd.config import Settings
 from ingestd.errors import NotFoundError
-from ingestd.events import NoEvents, PipelineEvents
 from ingestd.fetch import Fetcher
-from ingestd.pipeline.cpu import CpuPool
+from ingestd.pipeline.events import NoEvents, PipelineEvents
 from ingestd.pipeline.outcome import PollOutcome, RunSummary
 from ingestd.pipeline.passes import run_pass
 from ingestd.pipeline.poll import Poller
 from ingestd.pipeline.sharedturns import StoreTurns
+from ingestd.pipeline.workers.cpu import CpuPool
+from ingestd.pipeline.writer import Writer
+from ingestd.polling import schedule
 from ingestd.store import FeedRecord, Store, Transaction
-from ingestd.writer import Writer
 
 log = structlog.get_logger("ingestd.poll")
 _T = TypeVar("_T")
@@ -50,7 +50,7 @@ class Pipeline:
         pool_factory: Callable[[], Executor] | None = None,
     ) -> None:
         """``pool_factory`` makes a new CPU pool when a worker process dies (see
-        :class:`~ingestd.pipeline.cpu.CpuPool`)."""
+        :class:`~ingestd.pipeline.workers.cpu.CpuPool`)."""
         self.settings = settings
         self.events: PipelineEvents = events or NoEvents()
         self.store = store
@@ -74,7 +74,7 @@ class Pipeline:
 
     async def db(self, fn: Callable[[Transaction], _T], write: bool = True) -> _T:
         """Run ``fn`` in a transaction on the writer thread (shared with the functions queued
-        beside it, see :mod:`ingestd.writer`); its result once committed."""
+        beside it, see :mod:`ingestd.pipeline.writer`); its result once committed."""
         return await self.writer.run(fn, write)
 
     async def aside(self, fn: Callable[[Transaction], _T]) -> _T:
@@ -99,7 +99,8 @@ class Pipeline:
         return await asyncio.get_running_loop().run_in_executor(self.side, run)
 
     async def cpu(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """Run ``fn(*args)`` in the process pool (see :class:`~ingestd.pipeline.cpu.CpuPool`)."""
+        """Run ``fn(*args)`` in the process pool (see
+        :class:`~ingestd.pipeline.workers.cpu.CpuPool`)."""
         return await self.cpu_pool.run(fn, *args)
 
     async def sync_feeds(self) -> None:

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-from ingestd import feedrows
 from ingestd.errors import StoreError, StoreFullError
 from ingestd.fetch import Fetcher
 from ingestd.pipeline.outcome import PollOutcome, RunSummary
+from ingestd.polling import feedrows
 from ingestd.store import FeedRecord
 
 if TYPE_CHECKING:

@@ -18,11 +18,9 @@ from typing import Any, TypeVar
 
 import structlog
 
-from ingestd import entries, feedrows, feedstate, work
 from ingestd.config import FeedConfig, Settings
 from ingestd.dedup.params import signature_params
 from ingestd.errors import StoreFullError
-from ingestd.events import PipelineEvents
 from ingestd.fetch import Fetcher
 from ingestd.model import (
     Article,
@@ -38,9 +36,12 @@ from ingestd.model import (
     ParseFailed,
     Validators,
 )
+from ingestd.pipeline import entries, work
 from ingestd.pipeline.answers import Answer, AnswerBook
+from ingestd.pipeline.events import PipelineEvents
 from ingestd.pipeline.outcome import PollOutcome
-from ingestd.schedule import RecentPoll
+from ingestd.polling import feedrows, feedstate
+from ingestd.polling.schedule import RecentPoll
 from ingestd.store import FeedRecord, PollRecord, Transaction
 from ingestd.store.upkeep import forget_pruned
 from ingestd.urls import authority, normalize_url, web_url
@@ -245,7 +246,7 @@ class Poller:
         ready: list[entries.Ready],
     ) -> tuple[int, int]:
         """Store a poll's new items, link them, and update the feed: one transaction."""
-        from ingestd.linking import link_new_item  # numpy: only once there is something new
+        from ingestd.dedup.link import link_new_item  # numpy: only once there is something new
 
         tx.lock_dedup()
         now = datetime.now(UTC)

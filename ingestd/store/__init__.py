@@ -1,7 +1,16 @@
-"""The store: every SQL statement ingestd runs (SQLAlchemy Core; SQLite and PostgreSQL)."""
+"""The store: every SQL statement ingestd runs (SQLAlchemy Core; SQLite and PostgreSQL).
 
-from ingestd.store.records import ClusterRecord, FeedRecord, ItemRecord, NewItem, PollRecord
-from ingestd.store.store import Store, Transaction
+The names below load on first use (PEP 562), so a module of this package that needs no
+SQLAlchemy (:mod:`.peek`) can be imported before the heavy modules are."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ingestd.store.records import ClusterRecord, FeedRecord, ItemRecord, NewItem, PollRecord
+    from ingestd.store.store import Store, Transaction
 
 __all__ = [
     "ClusterRecord",
@@ -12,3 +21,14 @@ __all__ = [
     "Store",
     "Transaction",
 ]
+_HOMES = dict.fromkeys(__all__[:5], "ingestd.store.records") | {
+    "Store": "ingestd.store.store",
+    "Transaction": "ingestd.store.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'ingestd.store' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

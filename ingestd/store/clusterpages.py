@@ -1,4 +1,5 @@
-"""Reads for the web pages (:mod:`ingestd.web`): clusters most recently changed first, a page
+"""Reads for the web pages (:mod:`ingestd.service.web`): clusters most recently changed first, a
+page
 at a time, with filters, and what each listed cluster's members were linked by.
 
 Paging is by keyset, never by offset: a page after the cluster changed at ``t`` with id ``n``

@@ -46,6 +46,11 @@ SQLITE_BACKSTOP_CHECKPOINT_PAGES = 16_384
 POSTGRES_POOL_SIZE = 10
 
 
+def display_url(url: str) -> str:
+    """``url`` with its password hidden (for logs and messages)."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def engine_for(url: str, background_checkpoints: bool = False) -> Engine:
     """An engine for a ``sqlite:///`` or ``postgresql://`` URL (psycopg 3 driver).
 

@@ -1,0 +1,1 @@
+"""The ``ingest`` command: click commands, rendering for the terminal, progress."""

@@ -1,0 +1,1 @@
+"""Article pages to text: trafilatura (:mod:`.article`) and page metadata (:mod:`.pagemeta`)."""

@@ -1,0 +1,1 @@
+"""What ingestd serves and prints: the deduplicated feeds and the ``--json`` objects."""

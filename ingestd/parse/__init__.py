@@ -1,0 +1,1 @@
+"""Bytes in, values out: feeds (RSS, Atom, RDF, JSON Feed), feed discovery on pages, OPML."""

@@ -1,0 +1,1 @@
+"""The CPU pool: worker processes, their forkserver and its start-up tuning."""

@@ -1,0 +1,1 @@
+"""Which feeds are polled, when, and how a poll changes a feed's row."""
