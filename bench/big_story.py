@@ -7,7 +7,7 @@ generated article (each copy with a few words changed, a quarter of them four-pa
 truncations) on a fresh SQLite store, and prints the median per band of 50 copies, so the
 growth with the story's size shows.
 
-    python bench/big_story.py --copies 400
+    python -m bench.big_story --copies 400
 """
 
 from __future__ import annotations
@@ -20,13 +20,8 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dedup_cost import add_bench_feeds, article, new_item, vocabulary, zipf_weights
-
+from bench.dedup_cost import add_bench_feeds, article, new_item, vocabulary, zipf_weights
 from ingestd.config import DedupSettings
 from ingestd.dedup.link import link_new_item
 from ingestd.dedup.signature import SignatureParams

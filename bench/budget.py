@@ -23,7 +23,7 @@ for all the other stages together. This is a lower bound on what the other stage
 is measured alone, on warm data, with nothing else running, and no coordination (event loop,
 scheduling, politeness, logging, the writer thread's hand-overs) is counted.
 
-    python bench/budget.py                # results in bench/out/budget/
+    python -m bench.budget                # results in bench/out/budget/
 """
 
 from __future__ import annotations
@@ -43,12 +43,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import replay
-from quality_replay import source_fingerprint
-
+from bench import replay
+from bench.quality_replay import source_fingerprint
 from ingestd.config import DedupSettings, ExtractSettings, FeedConfig
 from ingestd.dedup.link import link_new_item
 from ingestd.dedup.params import SignatureParams

@@ -7,7 +7,7 @@ proxy, and prints the median first pass (fresh database, with ``--fresh``) and s
 (every feed due again, answering 304) of each, in wall time and in the CPU time of the process
 tree (main process and pool, sampled from ``/proc``), and each round's B − A of both.
 
-    python bench/compare_trees.py /path/to/old-checkout . --rounds 4 --fresh
+    python -m bench.compare_trees /path/to/old-checkout . --rounds 4 --fresh
 """
 
 from __future__ import annotations
@@ -20,12 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
+from bench import quality_replay, replay, throughput
 
-import quality_replay  # noqa: E402
-import replay  # noqa: E402
-import throughput  # noqa: E402
+BENCH = Path(__file__).resolve().parent
 
 
 def run_pass(tree: Path, config: Path, state: Path) -> tuple[float, float]:

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import itertools
 import random
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingestd.dedup.signature import SignatureParams
 from ingestd.pipeline.entries import text_item

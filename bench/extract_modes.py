@@ -14,8 +14,8 @@ and reports:
 The modes run one after another, so a drift of the machine's speed during the run shows in
 ``cpu_s``: ``--repeat 2`` runs the whole set twice, in reverse order the second time.
 
-    python bench/extract_modes.py                 # a table
-    python bench/extract_modes.py --json
+    python -m bench.extract_modes                 # a table
+    python -m bench.extract_modes --json
 """
 
 from __future__ import annotations
@@ -27,14 +27,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import replay
+from ingestd.extract.article import extract_article
+from ingestd.model import Article
+
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(BENCH.parent))
 
-import replay  # noqa: E402
-
-from ingestd.extract.article import extract_article  # noqa: E402
-from ingestd.model import Article  # noqa: E402
 
 MODES = [(favor, fast) for favor in ("precision", "balanced", "recall") for fast in (False, True)]
 

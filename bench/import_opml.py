@@ -5,7 +5,7 @@ Generates an OPML file of ``--feeds`` feeds (default 100,000) on ``--hosts`` hos
 (scheme, ``www.``, trailing slash), in a temporary directory; then runs the real ``ingest
 feeds import`` in a subprocess and prints its wall time, its summary line and the feeds stored.
 
-    python bench/import_opml.py [--feeds 100000] [--hosts 20000] [--json]
+    python -m bench.import_opml [--feeds 100000] [--hosts 20000] [--json]
 """
 
 from __future__ import annotations

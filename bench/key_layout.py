@@ -10,9 +10,9 @@ passive checkpoints on a thread every 0.5 s, as ingestd's writer has them).
 * ``integer``: ``dedup_keys``: integer keys, ``WITHOUT ROWID`` on ``(key, item_id)``, an index
   on ``item_id``.
 
-    python bench/key_layout.py build --layout integer --database bench/out/keys-int.sqlite3
-    python bench/key_layout.py measure --layout integer --database bench/out/keys-int.sqlite3
-    python bench/key_layout.py build --layout integer --page-size 1024 --database ...  # 1 KiB pages
+    python -m bench.key_layout build --layout integer --database bench/out/keys-int.sqlite3
+    python -m bench.key_layout measure --layout integer --database bench/out/keys-int.sqlite3
+    python -m bench.key_layout build --layout integer --page-size 1024 --database ...  # 1 KiB pages
 
 Building a million items' keys takes ~4 minutes (integer) and ~10 (text) and 1.4 / 3.7 GB.
 Run ``measure`` for both layouts alternately: the file is read through first, so that both

@@ -16,9 +16,9 @@ Steps, each timed (wall, and CPU of ingestd's process tree):
    CPU per poll;
 4. ``ingest feeds list --json`` and ``ingest stats --json`` on that store.
 
-    python bench/manyfeeds.py --feeds 10000 --hosts 2000 --entries 10
-    python bench/manyfeeds.py --feeds 100000 --hosts 20000 --entries 2
-    python bench/manyfeeds.py --feeds 10000 --workers 2 \\
+    python -m bench.manyfeeds --feeds 10000 --hosts 2000 --entries 10
+    python -m bench.manyfeeds --feeds 100000 --hosts 20000 --entries 2
+    python -m bench.manyfeeds --feeds 10000 --workers 2 \\
         --database postgresql://postgres@127.0.0.1/test
 """
 
@@ -39,8 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import quality_replay
+from bench import quality_replay
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out" / "manyfeeds"

@@ -17,8 +17,8 @@
    servers see, the main process's peak RSS (its ``VmHWM``, sampled), the pool workers' largest RSS
    (sampled), and the pass's wall time.
 
-    python bench/million.py --items 1000000 --database bench/out/million/ingestd.sqlite3
-    python bench/million.py --items 100000 --new 500      # smaller, in a temporary folder
+    python -m bench.million --items 1000000 --database bench/out/million/ingestd.sqlite3
+    python -m bench.million --items 100000 --new 500      # smaller, in a temporary folder
 
 Results go to stdout as text and, with ``--json``, as one JSON object.
 """
@@ -42,12 +42,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dedup_cost import add_bench_feeds, article, new_item, vocabulary, zipf_weights
-from soak import _descendants, _safe_status, _serve
-
+from bench.dedup_cost import add_bench_feeds, article, new_item, vocabulary, zipf_weights
+from bench.soak import _descendants, _safe_status, _serve
 from ingestd.config import DedupSettings
 from ingestd.dedup.link import link_new_item
 from ingestd.dedup.signature import SignatureParams

@@ -5,7 +5,7 @@ parse it with feedparser, and for each entry GET its page, extract the text with
 (ingestd's default settings: ``favor = "balanced"``, metadata on, comments off) and INSERT the
 article into a SQLite file, committing once per feed.
 
-    python bench/naive.py --proxy http://127.0.0.1:PORT --feeds feeds.txt --database naive.db
+    python -m bench.naive --proxy http://127.0.0.1:PORT --feeds feeds.txt --database naive.db
 
 Prints one JSON object: feeds, pages fetched, articles stored, seconds.
 """

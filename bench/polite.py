@@ -16,8 +16,8 @@ The **host bound** of the polite pass is read from the proxy's log: for the busi
 requests less one, times the gap ingestd keeps (1 s + 0.05 s slack): no polite pass can be
 shorter. The figure of merit is polite / max(host bound, impolite) (issue 25: at most 1.25).
 
-    python bench/polite.py --hosts 400 --repeat 3
-    python bench/polite.py --hosts 400 --tree ../old-checkout   # another version, same world
+    python -m bench.polite --hosts 400 --repeat 3
+    python -m bench.polite --hosts 400 --tree ../old-checkout   # another version, same world
 """
 
 from __future__ import annotations
@@ -34,9 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import quality_replay
-import replay
+from bench import quality_replay, replay
 
 GAP_S = 1.0 + 0.05  # ingestd's default min_host_gap_s and the slack its frontier adds
 OUT = replay.BENCH_OUT / "polite"

@@ -14,8 +14,8 @@ copies on ``republisher-N.example``), starts the replay proxy, runs
 
 Usage::
 
-    python bench/quality_replay.py                 # all usable pages
-    python bench/quality_replay.py --pages 100 --seed 1 --json
+    python -m bench.quality_replay                 # all usable pages
+    python -m bench.quality_replay --pages 100 --seed 1 --json
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import replay
+from bench import replay
 
 REPO = replay.REPO
 #: The explicit signal each copy pattern carries, as ingestd names it in a republication's reason.
@@ -455,8 +454,6 @@ def source_fingerprint() -> dict[str, Any]:
 
 def http_defaults() -> dict[str, Any]:
     """The [http] defaults of the ingestd being measured (concurrency and politeness)."""
-    if str(REPO) not in sys.path:
-        sys.path.append(str(REPO))
     try:
         from ingestd.config import HttpSettings
     except ImportError:

@@ -23,8 +23,8 @@ The world is built at run time from the shared corpus (``$INGESTD_CORPUS``, defa
 
 CLI::
 
-    python bench/replay.py --pages 100 --seed 1 --out bench/out/world   # build, print summary
-    python bench/replay.py --pages 100 --serve                          # build and serve
+    python -m bench.replay --pages 100 --seed 1 --out bench/out/world   # build, print summary
+    python -m bench.replay --pages 100 --serve                          # build and serve
 """
 
 from __future__ import annotations

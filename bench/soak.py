@@ -1,6 +1,7 @@
 """Soak benchmark: the daemon for a long run against changing feeds on loopback servers.
 
-``--feeds`` generated outlets (``tests/bigworld.py``; default 20) on loopback hosts (one per ten
+``--feeds`` generated outlets (``tests/support/bigworld.py``; default 20) on loopback hosts
+(one per ten
 outlets, at least four: 127.0.0.2, 127.0.0.3, ...) each publish a story every ``--period-s``
 (every fourth one also carried by the next outlet) and list their newest ``--window``. The
 daemon (``ingest run``, a real subprocess) polls them every ``--interval`` (within 30 s-4 min
@@ -11,8 +12,8 @@ process and, separately, its pool workers), open file descriptors, threads, the 
 and WAL sizes, and a ``/metrics`` scrape. At the end it stops the daemon with SIGTERM and
 reports whether memory and descriptors stayed flat after the warm-up.
 
-    python bench/soak.py --minutes 35 --out bench/out/soak-1     # results in OUT/summary.json
-    python bench/soak.py --feeds 500 --period-s 300 --window 4 --interval 2m --minutes 40
+    python -m bench.soak --minutes 35 --out bench/out/soak-1     # results in OUT/summary.json
+    python -m bench.soak --feeds 500 --period-s 300 --window 4 --interval 2m --minutes 40
 
 Nothing leaves the machine: every feed and page is served on 127.0.0.x.
 """
@@ -35,9 +36,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from tests.bigworld import LiveWorld  # noqa: E402
+from tests.support.bigworld import LiveWorld  # noqa: E402
 
 _PAGE = re.compile(r"^/outlet-(\d+)/(\d+)-(\d+)\.html$")
 _FEED = re.compile(r"^/outlet-(\d+)/feed\.xml$")

@@ -23,7 +23,7 @@ ingestd runs with its defaults, politeness included (``min_host_gap_s = 1``,
 script waits for no host; ``--impolite`` sets ``min_host_gap_s = 0`` (how this benchmark ran
 until 2026-12-05).
 
-    python bench/throughput.py --repeat 3            # results in bench/out/throughput/
+    python -m bench.throughput --repeat 3            # results in bench/out/throughput/
 """
 
 from __future__ import annotations
@@ -41,13 +41,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import quality_replay, replay
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(REPO))
-
-import quality_replay  # noqa: E402
-import replay  # noqa: E402
 
 
 def naive(world: replay.World, proxy_url: str, folder: Path) -> dict[str, Any]:

@@ -10,8 +10,8 @@
    the first page of ``/``, a page deep in it (a cursor in the middle), each filter, random
    ``/clusters/ID`` and ``/items/ID``. Median, p90 and max per kind, in ms.
 
-    python bench/web_pages.py --items 1000000 --database bench/out/web/ingestd.sqlite3
-    python bench/web_pages.py --items 20000          # quick, in a temporary folder
+    python -m bench.web_pages --items 1000000 --database bench/out/web/ingestd.sqlite3
+    python -m bench.web_pages --items 20000          # quick, in a temporary folder
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import asyncio
 import json
 import random
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -30,8 +29,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select
 

@@ -5,7 +5,7 @@ republished copies, a loopback forward proxy) is ingested into a fresh PostgreSQ
 concurrent workers, for N = 1, 2, 3; the wall time from start to the last worker's exit, the
 items stored and the feeds fetched more than once (must be none) are printed.
 
-    python bench/workers.py --database postgresql://postgres@127.0.0.1:5432/test [--pages 200]
+    python -m bench.workers --database postgresql://postgres@127.0.0.1:5432/test [--pages 200]
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import replay  # bench/replay.py, beside this file
+from bench import replay  # bench/replay.py, beside this file
 
 REPO = Path(__file__).resolve().parents[1]
 

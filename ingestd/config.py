@@ -732,7 +732,7 @@ def documented_keys() -> dict[str, object]:
     ``database.url``).
 
     Sections are found by walking :class:`Settings`, so a new section or field appears here by
-    itself; ``tests/test_docs.py`` checks that the loader accepts each key, that README.md
+    itself; ``tests/unit/test_docs.py`` checks that the loader accepts each key, that README.md
     documents it and that ``config/ingestd.toml`` lists it with its default.
     """
     keys: dict[str, object] = {"database.url": None}

@@ -202,16 +202,20 @@ def items_table(items: list[dict[str, Any]]) -> None:
     console.print(_table(plural(len(items), "item"), columns, rows))
 
 
+TABLE_FEEDS = 500  # rows of a feeds table (a terminal is no place for 100,000; --json has all)
+
+
 def feeds_table(feeds: list[dict[str, Any]]) -> None:
     """A table of feeds: URL, name, folder, source, status (``removed`` for a removed feed),
-    last and next poll, consecutive failures, items stored and the last error."""
+    last and next poll, consecutive failures, items stored and the last error. The first
+    :data:`TABLE_FEEDS` only, saying so, when there are more."""
     console = _console()
     if not feeds:
         console.print("No feeds: add [[feeds]] to the configuration file or `ingest feeds add`.")
         return
     narrow = _narrow(console)
     rows: list[list[Cell]] = []
-    for feed in feeds:
+    for feed in feeds[:TABLE_FEEDS]:
         name, error = feed["name"] or feed["title"] or "", feed["last_error"] or ""
         status = feed["status"] if feed["active"] else "removed"
         when = _when(feed["next_poll"]) if feed["next_poll"] else "due"
@@ -228,7 +232,10 @@ def feeds_table(feeds: list[dict[str, Any]]) -> None:
     columns += [("source", "short"), ("status", "short"), ("last poll", "short")]
     columns += [("next poll", "short"), ("failures", "short"), ("items", "short")]
     columns += [] if narrow else [("last error", "text")]
-    console.print(_table(plural(len(feeds), "feed"), columns, rows))
+    title = plural(len(feeds), "feed")
+    if len(feeds) > TABLE_FEEDS:
+        title += f" (the first {TABLE_FEEDS} shown: --json lists all, --folder narrows)"
+    console.print(_table(title, columns, rows))
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:

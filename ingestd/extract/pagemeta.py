@@ -5,7 +5,7 @@ ingestd never stores; on real news pages those searches are most of its cost (me
 437 pages of ``../shared/corpus/pages``: 14-17 ms a page for the whole pass against 3-4 ms for
 the four fields). :func:`page_metadata` runs the same trafilatura steps for the four fields, in
 the same order and with the same clean-up, so it gives the same values: all 437 pages gave the
-same :class:`~ingestd.model.Article` both ways when measured, and ``tests/test_pagemeta.py``
+same :class:`~ingestd.model.Article` both ways when measured, and ``tests/unit/test_pagemeta.py``
 compares the two on built pages and on a sample of the corpus. It relies on functions of
 ``trafilatura.metadata`` that are not part of trafilatura's documented API, hence the version
 range in ``pyproject.toml``.

@@ -254,14 +254,19 @@ class Transaction:
             self.conn.execute(
                 insert(feeds).values(status="new", consecutive_failures=0, created_at=now), added
             )
-        gone = [
+        active, source = _SYNCED.index("active"), _SYNCED.index("source")
+        gone = {  # active feeds of the file that the file no longer lists
             feed_id
             for url, feed_id in existing.items()
-            if url not in wanted and feed_id not in wanted_ids
-        ]
-        if gone:
-            stale = feeds.c.id.in_(gone) & (feeds.c.source == "config")
-            self.conn.execute(update(feeds).where(stale).values(active=False))
+            if url not in wanted
+            and feed_id not in wanted_ids
+            and current[feed_id][source] == "config"
+            and current[feed_id][active]
+        }
+        ordered = sorted(gone)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            self.conn.execute(update(feeds).where(feeds.c.id.in_(chunk)).values(active=False))
 
     def feeds(self, active_only: bool = False) -> list[FeedRecord]:
         query = select(feeds).order_by(feeds.c.id)
@@ -958,14 +963,16 @@ _ITEMS_MATCHING = {  # item ids start at 1, so excluding id 0 excludes nothing
 }
 
 
+_FEED_FIELDS = frozenset(f.name for f in dataclasses.fields(FeedRecord))
+
+
 def _feed(row: Row[Any]) -> FeedRecord:
-    m = row._mapping
-    names = [f.name for f in dataclasses.fields(FeedRecord)]
-    values = {name: m[name] for name in names if name in m}
+    columns = dict(zip(row._fields, row, strict=True))
+    values = {name: value for name, value in columns.items() if name in _FEED_FIELDS}
     values["active"] = bool(values["active"])
     values["aliases"] = tuple(a for a in (values.get("aliases") or "").split("\n") if a)
     values["redirect_seen"] = values.get("redirect_seen") or 0
-    values["options"] = options_from(m.get("options"), m.get("request_headers"))
+    values["options"] = options_from(columns.get("options"), columns.get("request_headers"))
     return FeedRecord(**values)
 
 
