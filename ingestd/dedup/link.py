@@ -30,7 +30,7 @@ from ingestd.dedup.stories import repartition
 from ingestd.model import Reason, Signature, TextKind, TextProfile
 from ingestd.store import ItemRecord, NewItem, Transaction
 from ingestd.store.records import ItemShingles, LinkRecord
-from ingestd.store.store import count_by_kind
+from ingestd.store.statements import count_by_kind
 from ingestd.urls import is_home_page, same_site
 
 MIN_HASH_WORDS = 20  # texts shorter than this are not matched by body hash alone

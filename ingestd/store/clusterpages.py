@@ -18,7 +18,8 @@ from sqlalchemy import and_, func, or_, select
 
 from ingestd.store.records import ClusterRecord, ItemRecord
 from ingestd.store.schema import clusters, items
-from ingestd.store.store import Transaction, _cluster, _item, _item_select
+from ingestd.store.statements import _cluster, _item, _item_select
+from ingestd.store.store import Transaction
 
 MIN_SIZE = 2  # a cluster row holding fewer items is on its way out, never listed
 

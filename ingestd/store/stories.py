@@ -13,7 +13,8 @@ from sqlalchemy import or_, select
 
 from ingestd.store.records import ClusterRecord, ItemRecord
 from ingestd.store.schema import NEWEST_FIRST, clusters, items
-from ingestd.store.store import Transaction, _cluster, _item, _item_select
+from ingestd.store.statements import _cluster, _item, _item_select
+from ingestd.store.store import Transaction
 
 _HEAD_ROLES = ("canonical", "single")
 _CHUNK = 500  # ids per IN (...) list
