@@ -44,16 +44,18 @@ def feeds_list(context: Context, as_json: bool, everything: bool, folder: str | 
 
     settings = context.settings()
 
-    def listing(tx: Any) -> list[dict[str, Any]]:
-        counts = tx.item_counts()
-        feeds = manage.list_feeds(tx, settings, everything, folder)
-        return [manage.feed_object(feed, counts.get(feed.id, 0)) for feed in feeds]
+    limit = None if as_json else render.TABLE_FEEDS  # a table shows its first rows only
 
-    objects = write_store(context, listing)
+    def listing(tx: Any) -> tuple[list[dict[str, Any]], int]:
+        feeds, total = manage.list_feeds(tx, settings, everything, folder, limit)
+        counts = tx.item_counts([feed.id for feed in feeds])
+        return [manage.feed_object(feed, counts.get(feed.id, 0)) for feed in feeds], total
+
+    objects, total = write_store(context, listing)
     if as_json:
         render.json_lines(objects)
     else:
-        render.feeds_table(objects)
+        render.feeds_table(objects, total)
     config_note(settings)
 
 
@@ -211,7 +213,7 @@ def feeds_export(context: Context) -> None:
     from ingestd.polling import feeds as manage
 
     settings = context.settings()
-    found = write_store(context, lambda tx: manage.list_feeds(tx, settings))
+    found, _ = write_store(context, lambda tx: manage.list_feeds(tx, settings))
     now = datetime.now(UTC)
     click.echo(write_opml("ingestd subscriptions", manage.outlines(found), now), nl=False)
     config_note(settings)

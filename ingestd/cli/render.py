@@ -205,10 +205,11 @@ def items_table(items: list[dict[str, Any]]) -> None:
 TABLE_FEEDS = 500  # rows of a feeds table (a terminal is no place for 100,000; --json has all)
 
 
-def feeds_table(feeds: list[dict[str, Any]]) -> None:
+def feeds_table(feeds: list[dict[str, Any]], total: int | None = None) -> None:
     """A table of feeds: URL, name, folder, source, status (``removed`` for a removed feed),
     last and next poll, consecutive failures, items stored and the last error. The first
-    :data:`TABLE_FEEDS` only, saying so, when there are more."""
+    :data:`TABLE_FEEDS` only, saying so, when there are more (``total``: how many in all)."""
+    total = len(feeds) if total is None else total
     console = _console()
     if not feeds:
         console.print("No feeds: add [[feeds]] to the configuration file or `ingest feeds add`.")
@@ -232,8 +233,8 @@ def feeds_table(feeds: list[dict[str, Any]]) -> None:
     columns += [("source", "short"), ("status", "short"), ("last poll", "short")]
     columns += [("next poll", "short"), ("failures", "short"), ("items", "short")]
     columns += [] if narrow else [("last error", "text")]
-    title = plural(len(feeds), "feed")
-    if len(feeds) > TABLE_FEEDS:
+    title = plural(total, "feed")
+    if total > TABLE_FEEDS:
         title += f" (the first {TABLE_FEEDS} shown: --json lists all, --folder narrows)"
     console.print(_table(title, columns, rows))
 

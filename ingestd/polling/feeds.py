@@ -20,10 +20,7 @@ from typing import Any
 
 from ingestd.config import HttpSettings, Settings, header_pair, parse_duration_s
 from ingestd.errors import NotFoundError, UserError
-from ingestd.fetch import Fetcher
 from ingestd.model import FeedOptions, Fetched, FetchResult, ParsedFeed
-from ingestd.parse.discover import decode_html, feed_links
-from ingestd.parse.feed import parse_feed
 from ingestd.parse.opml import OpmlDocument, OpmlError, Outline, read_opml, url_problem
 from ingestd.store import FeedRecord, Transaction
 from ingestd.store.subscriptions import CONFIG, find_feed, subscribe, unsubscribe
@@ -87,6 +84,10 @@ def check_feed(url: str, http: HttpSettings, options: FeedOptions | None = None)
 
 
 async def _check(url: str, http: HttpSettings, options: FeedOptions) -> Checked:
+    from ingestd.fetch import Fetcher  # aiohttp and the parsers: only for a command that checks
+    from ingestd.parse.discover import decode_html, feed_links
+    from ingestd.parse.feed import parse_feed
+
     async with Fetcher(http) as fetcher:
         private = options.allow_private_networks
         first = await fetcher.fetch(url, accept=FEED_ACCEPT, allow_private=private, options=options)
@@ -224,16 +225,21 @@ def _where(settings: Settings) -> str:
 
 
 def list_feeds(
-    tx: Transaction, settings: Settings, everything: bool = False, folder: str | None = None
-) -> list[FeedRecord]:
-    """Active feeds (all feeds with ``everything``), in the order they were added; with
-    ``folder``, those in that folder or one inside it ("News" also lists "News/Local")."""
+    tx: Transaction,
+    settings: Settings,
+    everything: bool = False,
+    folder: str | None = None,
+    limit: int | None = None,
+) -> tuple[list[FeedRecord], int]:
+    """Active feeds (all feeds with ``everything``), in the order they were added, the first
+    ``limit`` of them; with ``folder``, those in that folder or one inside it ("News" also
+    lists "News/Local"). Also how many there are in all."""
     sync_config(tx, settings)
-    found = tx.feeds(active_only=not everything)
-    if folder is None:
-        return found
-    wanted = folder.strip("/")
-    return [f for f in found if f.folder == wanted or (f.folder or "").startswith(wanted + "/")]
+    wanted = folder.strip("/") if folder is not None else None
+    active_only = not everything
+    found = tx.feeds(active_only=active_only, folder=wanted, limit=limit)
+    total = len(found) if limit is None else tx.count_feeds(active_only, wanted)
+    return found, total
 
 
 def outlines(feeds: list[FeedRecord]) -> list[Outline]:

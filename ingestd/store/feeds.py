@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Row,
     case,
     func,
     insert,
@@ -43,6 +44,7 @@ from ingestd.store.statements import (
     _UPDATE_FEED_HELD,
     SYNC_LOCK_ID,
     _feed,
+    _feeds,
 )
 from ingestd.urls import feed_url_key
 
@@ -62,8 +64,7 @@ class FeedQueries(TransactionBase):
             self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK_ID})
         existing: dict[str, int] = {}
         current: dict[int, tuple[object, ...]] = {}
-        columns = [feeds.c[name] for name in _SYNCED]
-        for row in self.conn.execute(select(feeds.c.url, feeds.c.id, feeds.c.aliases, *columns)):
+        for row in self._sync_candidates([feed.url for feed in configured]):
             existing[row.url] = row.id
             current[row.id] = tuple(row._mapping[name] for name in _SYNCED)
             for alias in (row.aliases or "").split("\n"):
@@ -101,11 +102,40 @@ class FeedQueries(TransactionBase):
             chunk = ordered[start : start + 500]
             self.conn.execute(update(feeds).where(feeds.c.id.in_(chunk)).values(active=False))
 
-    def feeds(self, active_only: bool = False) -> list[FeedRecord]:
-        query = select(feeds).order_by(feeds.c.id)
-        if active_only:
-            query = query.where(feeds.c.active.is_(True))
-        return [_feed(row) for row in self.conn.execute(query)]
+    def _sync_candidates(self, urls: Sequence[str]) -> list[Row[Any]]:
+        """The feeds a sync may touch, not every stored feed (a store of 100,000 feeds from the
+        command line has few in the file): the file's own, those at these URLs, and those with
+        aliases (rare: feeds that moved), each with its synced columns."""
+        columns = [feeds.c.url, feeds.c.id, feeds.c.aliases, *(feeds.c[n] for n in _SYNCED)]
+        found: dict[int, Row[Any]] = {}
+        queries = [
+            select(*columns).where(feeds.c.source == "config"),
+            select(*columns).where(feeds.c.aliases != ""),
+        ]
+        unique = sorted(set(urls))
+        queries += [
+            select(*columns).where(feeds.c.url.in_(unique[start : start + 500]))
+            for start in range(0, len(unique), 500)
+        ]
+        for query in queries:
+            for row in self.conn.execute(query):
+                found[row.id] = row
+        return list(found.values())
+
+    def feeds(
+        self, active_only: bool = False, folder: str | None = None, limit: int | None = None
+    ) -> list[FeedRecord]:
+        """Feeds in the order they were added: active ones only, those in ``folder`` or a
+        folder inside it, the first ``limit``, as asked."""
+        query = select(feeds).where(*_feed_filter(active_only, folder)).order_by(feeds.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        return _feeds(self.conn.execute(query))
+
+    def count_feeds(self, active_only: bool = False, folder: str | None = None) -> int:
+        """How many feeds :meth:`feeds` would list without a limit."""
+        query = select(func.count()).select_from(feeds).where(*_feed_filter(active_only, folder))
+        return int(self.conn.execute(query).scalar() or 0)
 
     def count_due_feeds(self, now: datetime) -> int:
         """How many feeds :meth:`due_feeds` would return."""
@@ -278,3 +308,14 @@ class FeedQueries(TransactionBase):
         """Many poll lines in one statement."""
         if polls:
             self.conn.execute(_INSERT_POLL, [poll.__dict__ for poll in polls])
+
+
+def _feed_filter(active_only: bool, folder: str | None) -> list[Any]:
+    """Conditions on feeds: active, in ``folder`` or a folder inside it."""
+    conditions: list[Any] = []
+    if active_only:
+        conditions.append(feeds.c.active.is_(True))
+    if folder is not None:
+        inside = feeds.c.folder.startswith(folder + "/", autoescape=True)
+        conditions.append(or_(feeds.c.folder == folder, inside))
+    return conditions

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -175,9 +175,11 @@ class ItemQueries(TransactionBase):
             query = query.limit(limit)
         return [_item(row) for row in self.conn.execute(query)]
 
-    def item_counts(self) -> dict[int, int]:
-        """Stored items per feed id."""
+    def item_counts(self, feed_ids: Sequence[int] | None = None) -> dict[int, int]:
+        """Stored items per feed id (of these feeds only, when given)."""
         query = select(items.c.feed_id, func.count()).group_by(items.c.feed_id)
+        if feed_ids is not None and len(feed_ids) <= 1000:
+            query = query.where(items.c.feed_id.in_(list(feed_ids)))
         return {int(feed_id): int(count) for feed_id, count in self.conn.execute(query)}
 
     def count_items(self) -> int:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
+    Result,
     Row,
     bindparam,
     case,
@@ -136,7 +137,16 @@ _FEED_FIELDS = frozenset(f.name for f in dataclasses.fields(FeedRecord))
 
 
 def _feed(row: Row[Any]) -> FeedRecord:
-    columns = dict(zip(row._fields, row, strict=True))
+    return _feed_from(dict(zip(row._fields, row, strict=True)))
+
+
+def _feeds(result: Result[Any]) -> list[FeedRecord]:
+    """Every row of ``result`` as a feed (the column names read once, not per row)."""
+    names = list(result.keys())
+    return [_feed_from(dict(zip(names, row, strict=True))) for row in result]
+
+
+def _feed_from(columns: dict[str, Any]) -> FeedRecord:
     values = {name: value for name, value in columns.items() if name in _FEED_FIELDS}
     values["active"] = bool(values["active"])
     values["aliases"] = tuple(a for a in (values.get("aliases") or "").split("\n") if a)
