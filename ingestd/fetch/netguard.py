@@ -42,11 +42,12 @@ class ForbiddenAddressError(OSError):
 
 
 class GuardedResolver(AbstractResolver):
-    """aiohttp's threaded resolver (the loop's ``getaddrinfo``), refusing a name when any of
-    its addresses is forbidden: what is checked is what the connector connects to."""
+    """A resolver (by default aiohttp's threaded one, the loop's ``getaddrinfo``) whose every
+    answer, cached or not, is checked: a name is refused when any of its addresses is
+    forbidden. What is checked is what the connector connects to."""
 
-    def __init__(self) -> None:
-        self._inner = ThreadedResolver()
+    def __init__(self, inner: AbstractResolver | None = None) -> None:
+        self._inner = inner if inner is not None else ThreadedResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET

@@ -7,12 +7,10 @@
 * Names are resolved by :class:`~ingestd.fetch.netguard.GuardedResolver` inside the connector, so a
   connection goes to exactly the addresses the guard checked (no rebinding between check and
   connect); requests allowed to reach private networks use a session without the guard.
-* A name's addresses are kept for :data:`DNS_CACHE_S` (the connector's cache; only what the
-  guard let through is kept, so every address connected to was checked), and a connection is
-  kept open :data:`KEEPALIVE_S` after its answer, so the feeds and pages of one host share a
-  connection and a lookup within their politeness gaps. ``getaddrinfo`` does not say a
-  record's TTL: the system's resolver honours it, and the cache here stays short enough
-  (a minute) not to outlive common TTLs by much.
+* A name's addresses are kept for their records' TTL (:mod:`ingestd.fetch.resolver`; the
+  guard checks them on every use), and a connection is kept open :data:`KEEPALIVE_S` after
+  its answer, so the feeds and pages of one host share a connection and a lookup within their
+  politeness gaps.
 * With ``proxy`` set, every request goes through it and it resolves names. https is tunnelled
   (``CONNECT``) first; if the proxy refuses the tunnel (4xx but 407, or 501), hangs up, or TLS
   in the tunnel fails, the request is sent once more in absolute form (``GET https://...``
@@ -30,9 +28,9 @@ from yarl import URL
 from ingestd.config import HttpSettings
 from ingestd.fetch import netguard
 from ingestd.fetch.body import ACCEPT_ENCODING
+from ingestd.fetch.resolver import CachingResolver
 from ingestd.fetch.status import tunnel_failure
 
-DNS_CACHE_S = 60  # how long a name's (checked) addresses are reused
 KEEPALIVE_S = 15.0  # an idle connection is kept this long (a host's requests are ~1 s apart)
 MAX_HEADER_BYTES = 65_536  # per header line (aiohttp's default, 8 KiB, is short of some CSPs)
 
@@ -84,6 +82,7 @@ class Transport:
 
     def __init__(self, settings: HttpSettings) -> None:
         raise_open_files_limit()
+        self._resolvers: list[CachingResolver] = []
         self._settings = settings
         self._proxy = URL(settings.proxy) if settings.proxy else None
         self._session = self._make_session(_Request, guarded=self._proxy is None)
@@ -95,6 +94,9 @@ class Transport:
         for session in (self._session, self._private, self._absolute):
             if session is not None:
                 await session.close()
+        for resolver in self._resolvers:
+            await resolver.close()
+        self._resolvers = []
         self._private = self._absolute = None
 
     @property
@@ -110,13 +112,15 @@ class Transport:
         checked against the system's store (``SSL_CERT_FILE``/``SSL_CERT_DIR`` are honoured).
         ``guarded``: names resolve through :class:`~ingestd.fetch.netguard.GuardedResolver`."""
         settings = self._settings
-        resolver = netguard.GuardedResolver() if guarded else None
+        names = CachingResolver()
+        self._resolvers.append(names)
+        resolver = netguard.GuardedResolver(names) if guarded else names
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 limit=settings.max_concurrency,
                 limit_per_host=0,
                 resolver=resolver,
-                ttl_dns_cache=DNS_CACHE_S,
+                use_dns_cache=False,  # the resolver keeps names for their TTL
                 keepalive_timeout=KEEPALIVE_S,
             ),
             timeout=aiohttp.ClientTimeout(
