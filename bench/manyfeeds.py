@@ -267,6 +267,84 @@ def prime_validators(database: str, folder: Path) -> None:
     engine.dispose()
 
 
+METRICS_PORT = 18091
+
+
+def spread_due(database: str, interval_s: float) -> None:
+    """Every feed due once within the next ``interval_s``, evenly (as a daemon that has run a
+    while has them), so lateness measures keeping up, not a first wave."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database.replace("postgresql://", "postgresql+psycopg://", 1))
+    sqlite = database.startswith("sqlite")
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        ids = [row[0] for row in conn.execute(text("SELECT id FROM feeds ORDER BY id"))]
+        step = interval_s / max(1, len(ids))
+        values = []
+        for n, feed_id in enumerate(ids):
+            when = now + timedelta(seconds=n * step)
+            values.append({"id": feed_id, "at": when.replace(tzinfo=None) if sqlite else when})
+        conn.execute(
+            text("UPDATE feeds SET next_poll_at = :at, lease_owner = NULL WHERE id = :id"), values
+        )
+    engine.dispose()
+
+
+def run_daemon(
+    config: Path, state: Path, database: str, feeds: int, rate: float, seconds: float
+) -> dict[str, Any]:
+    """``ingest run`` for ``seconds`` with an interval that needs ``rate`` polls a second:
+    the lateness histogram from ``/metrics``, polls done, and the main process's peak RSS."""
+    import urllib.request
+
+    interval_s = feeds / rate
+    text_config = config.read_text("utf-8").replace(
+        '[schedule]\ndefault_interval = "1h"\n',
+        f'[schedule]\ndefault_interval = "{int(interval_s)}s"\nmin_interval = "60s"\n',
+    )
+    text_config += f'\n[metrics]\nlisten = "127.0.0.1:{METRICS_PORT}"\n'
+    daemon_config = config.with_name("daemon.toml")
+    daemon_config.write_text(text_config, "utf-8")
+    spread_due(database, interval_s)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INGESTD_")}
+    env.update(INGESTD_STATE_DIR=str(state), PYTHONPATH=str(REPO))
+    command = [sys.executable, "-m", "ingestd", "--config", str(daemon_config), "run"]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    peak_kb = 0
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < seconds:
+            time.sleep(1)
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            rss = [line for line in status.splitlines() if line.startswith("VmRSS")]
+            if rss:
+                peak_kb = max(peak_kb, int(rss[0].split()[1]))
+        url = f"http://127.0.0.1:{METRICS_PORT}/metrics"
+        metrics = urllib.request.urlopen(url, timeout=30).read().decode()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=120)
+    buckets = {}
+    for line in metrics.splitlines():
+        if line.startswith("ingestd_feed_lateness_seconds_bucket"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[bound] = float(line.rsplit(" ", 1)[1])
+    total = buckets.get("+Inf", 0.0)
+    return {
+        "interval_s": round(interval_s),
+        "needed_polls_per_s": rate,
+        "seconds": seconds,
+        "polls": int(total),
+        "share_late_within_s": {b: round(n / total, 4) for b, n in buckets.items()}
+        if total
+        else {},
+        "main_rss_peak_mb": round(peak_kb / 1024),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, default=10_000)
@@ -285,6 +363,14 @@ def main() -> int:
         action="store_true",
         help="host names listed in /etc/hosts (root; restored after) instead of addresses",
     )
+    parser.add_argument(
+        "--daemon",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="after the passes, run the daemon this long at --rate polls/s (needs a store)",
+    )
+    parser.add_argument("--rate", type=float, default=300.0, help="polls/s the daemon needs")
     args = parser.parse_args()
     global NAMES
     NAMES = args.names
@@ -309,6 +395,12 @@ def main() -> int:
                 prime_validators(database, folder)
             else:
                 result["first_pass"] = ingest(config, state, "--once", workers=args.workers)
+        if args.daemon:
+            result["daemon"] = run_daemon(
+                config, state, database, args.feeds, args.rate, args.daemon
+            )
+            print(json.dumps(result, indent=1), flush=True)
+            return 0
         make_due(database)
         conditional = ingest(config, state, "--once", workers=args.workers)
         conditional["polls_per_s"] = round(args.feeds / conditional["wall_s"])
