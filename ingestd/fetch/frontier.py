@@ -14,9 +14,11 @@ Nutch's fetch queues (one queue per host, served when its crawl delay has passed
 frontier (per-host queues, the earliest ready one first).
 
 Several workers sharing a PostgreSQL database share each host's turns and slots through it
-(:class:`HostTurns`): a request granted here then reserves its host's turn there, and when
-another worker's request holds that turn, it gives its slot back and waits for the reserved
-moment at the head of its host's queue.
+(:class:`HostTurns`): a request granted here reserves its host's next turn there (when
+another worker's request holds that turn, it gives its global slot back and waits for the
+reserved moment at the head of its host's queue), then takes one of the host's shared slots.
+A turn missed meanwhile (the slot was busy, or the machine woke it late) is given back for a
+new one, so that a late request never lands on the next one's heels.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Protocol
 
 GAP_SLACK_S = 0.05  # added to min_host_gap_s so that servers never see requests closer
 LATE_S = 0.01  # a shared turn due within this is taken at once
+TURN_ATTEMPTS = 5  # shared turns reserved for one request at most (each missed one given up)
 SWEEP_HOSTS = 4096  # hosts remembered before the idle ones are forgotten
 
 
@@ -92,18 +95,36 @@ class Frontier:
     ) -> AsyncIterator[None]:
         """Hold a slot for one request to ``host``, once the frontier has granted it
         (``on_grant`` is called then, before the request is sent)."""
-        await self._granted(host)
-        if on_grant is not None:
-            on_grant()
+        await self._queue(host, front=False)
+        holding = True  # this request holds one of the global slots (and its host's count)
         shared: int | None = None
         try:
-            if self._turns is not None:
+            for attempt in range(TURN_ATTEMPTS if self._turns is not None else 0):
+                wait = await self._shared_turn(host)
+                due = time.monotonic() + wait
+                if wait > LATE_S:  # another worker's request has the turn: wait at the head
+                    self._done(host, not_before=due)
+                    holding = False
+                    await self._queue(host, front=True)
+                    holding = True
+                if (early := due - time.monotonic()) > 0:  # granted before the turn: wait
+                    await asyncio.sleep(early)
+                assert self._turns is not None
                 shared = await self._turns.acquire(host, self._per_host, self._hold_s)
+                # a turn missed (waiting for the shared slot, or woken late on a busy machine)
+                # is given back for a new one: a late request must not land on the next's heels
+                if time.monotonic() - due <= GAP_SLACK_S or attempt == TURN_ATTEMPTS - 1:
+                    break
+                await self._turns.release(host, shared)
+                shared = None
+            if on_grant is not None:
+                on_grant()
             yield
         finally:
             if shared is not None and self._turns is not None:
                 await self._turns.release(host, shared)
-            self._done(host)
+            if holding:
+                self._done(host)
 
     async def close(self) -> None:
         """Stop the dispatcher (requests still waiting are cancelled)."""
@@ -113,15 +134,11 @@ class Frontier:
                 await self._dispatcher
             self._dispatcher = None
 
-    async def _granted(self, host: str, front: bool = False) -> None:
-        """Wait for a slot for ``host``; with shared turns, also for the host's shared turn."""
-        await self._queue(host, front)
-        if self._turns is None or self._gap <= 0:
-            return
-        wait = await self._turns.reserve(host, self._gap)
-        if wait > LATE_S:  # another worker has the turn: give the slot back, wait at the head
-            self._done(host, not_before=time.monotonic() + wait)
-            await self._queue(host, front=True)
+    async def _shared_turn(self, host: str) -> float:
+        """Reserve the host's next turn, shared with the other workers; the seconds until it."""
+        if self._gap <= 0 or self._turns is None:
+            return 0.0
+        return await self._turns.reserve(host, self._gap)
 
     async def _queue(self, host: str, front: bool) -> None:
         """Join ``host``'s queue (at its head when ``front``) and wait to be granted a slot."""
