@@ -1,8 +1,7 @@
 """Soak benchmark: the daemon for a long run against changing feeds on loopback servers.
 
-``--feeds`` generated outlets (``tests/support/bigworld.py``; default 20) on loopback hosts
-(one per ten
-outlets, at least four: 127.0.0.2, 127.0.0.3, ...) each publish a story every ``--period-s``
+``--feeds`` generated outlets (``tests/support/bigworld.py``; default 20) on loopback hosts (one per
+ten outlets, at least four: 127.0.0.2, 127.0.0.3, ...) each publish a story every ``--period-s``
 (every fourth one also carried by the next outlet) and list their newest ``--window``. The
 daemon (``ingest run``, a real subprocess) polls them every ``--interval`` (within 30 s-4 min
 of it after adaptation) with retention and the dedup window at ``--retention-days`` (default

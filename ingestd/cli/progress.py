@@ -1,6 +1,5 @@
 """A progress bar for ``ingest --once`` on a terminal: a
-:class:`~ingestd.pipeline.events.PipelineEvents`
-observer drawn with rich on stderr.
+:class:`~ingestd.pipeline.events.PipelineEvents` observer drawn with rich on stderr.
 
 The bar shows feeds polled of those due, new items, republications linked and failures; a feed
 that fails is named above it. When stderr is not a terminal there is no bar and logs stay JSON

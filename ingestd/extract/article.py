@@ -38,8 +38,7 @@ def extract_article(
 
     The page is parsed once. Its title, canonical URL, date and site name come from
     :func:`ingestd.extract.pagemeta.page_metadata` (trafilatura's own rules for those four fields,
-    without
-    its author, category, tag and licence searches); the text from trafilatura's
+    without its author, category, tag and licence searches); the text from trafilatura's
     ``bare_extraction`` on a copy of the parsed tree, as ``with_metadata=True`` would give it.
     """
     if not html or not html.strip():

@@ -2,9 +2,8 @@
 
 Each function takes and returns picklable values only, so the event loop can hand them to a
 process pool and never wait on CPU work itself. The main process imports this module only to
-name the functions; the parsers, trafilatura and the signature code (numpy) are imported where
-they run (the pool's forkserver preloads them, see :func:`ingestd.pipeline.runner.make_pool`), so a
-pass
+name the functions; the parsers, trafilatura and the signature code (numpy) are imported where they
+run (the pool's forkserver preloads them, see :func:`ingestd.pipeline.runner.make_pool`), so a pass
 starts polling without paying for them.
 """
 

@@ -32,10 +32,9 @@ def recent(tx: Transaction, feed: FeedRecord) -> list[schedule.RecentPoll]:
 
 def update_feed(tx: Transaction, feed: FeedRecord, values: dict[str, Any]) -> None:
     """Write the feed's new state (``values`` from :mod:`ingestd.polling.feedstate`,
-    ``next_poll_at``
-    among them). The next poll never comes before a Retry-After hold that is still running (it
-    may have been set on the host meanwhile); a redirect target that is already another feed is
-    not adopted (both stay as they are)."""
+    ``next_poll_at`` among them). The next poll never comes before a Retry-After hold that is still
+    running (it may have been set on the host meanwhile); a redirect target that is already another
+    feed is not adopted (both stay as they are)."""
     new_url = values.get("url")
     if new_url and tx.feed_id_for_url(new_url) not in (None, feed.id):
         log.warning("redirect target is already a feed; not adopted", target=new_url)

@@ -451,8 +451,7 @@ def run_daemon(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT; returns normally after a clean stop.
 
     Raises :class:`ingestd.service.lock.DatabaseBusyError` when another process writes to the same
-    SQLite
-    database, and :class:`~ingestd.errors.StoreError` when the store cannot be opened.
+    SQLite database, and :class:`~ingestd.errors.StoreError` when the store cannot be opened.
     """
     notifier = Notifier()
 

@@ -1,6 +1,5 @@
 """Reads for the web pages (:mod:`ingestd.service.web`): clusters most recently changed first, a
-page
-at a time, with filters, and what each listed cluster's members were linked by.
+page at a time, with filters, and what each listed cluster's members were linked by.
 
 Paging is by keyset, never by offset: a page after the cluster changed at ``t`` with id ``n``
 reads the clusters ordered before ``(t, n)`` on the index ``ix_clusters_updated`` (migration 12),

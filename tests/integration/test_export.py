@@ -1,7 +1,6 @@
 """The deduplicated feed out (``ingestd.feedout.export``) on SQLite and PostgreSQL: one entry per
-story,
-newest first, with its republications; valid Atom 1.0 (read back with feedparser) and JSON Feed
-1.1; ``--since``/``--feed``/``--limit`` selections; stable entry ids."""
+story, newest first, with its republications; valid Atom 1.0 (read back with feedparser) and JSON
+Feed 1.1; ``--since``/``--feed``/``--limit`` selections; stable entry ids."""
 
 from __future__ import annotations
 

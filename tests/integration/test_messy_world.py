@@ -1,7 +1,6 @@
 """Dedup on a messy news world (``tests/support/messyworld.py``): galleries, share stubs,
-headline-only
-pages, compilations, same-site pages, and the wire story with its copies, truncations, edits,
-excerpt, later version and rewrite.
+headline-only pages, compilations, same-site pages, and the wire story with its copies, truncations,
+edits, excerpt, later version and rewrite.
 
 * Through the real ``ingest --once`` (pages served over HTTP through a forward proxy, extracted
   by trafilatura): every class of page meets its floor, and the items show their verdicts.

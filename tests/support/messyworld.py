@@ -25,9 +25,8 @@ is used. The event (a flood in the invented town of Marlow Vale) is covered by:
   "about us" paragraph and the same two long quotations, among other pages of that paper.
 
 :func:`build` returns the pages with their gold story (the definition of "same article" in
-``../shared/corpus/real-dev/README.md``) and class; :mod:`tests.support.messysite` renders
-them as HTML
-pages and one RSS feed per site.
+``../shared/corpus/real-dev/README.md``) and class; :mod:`tests.support.messysite` renders them as
+HTML pages and one RSS feed per site.
 """
 
 from __future__ import annotations

@@ -62,9 +62,8 @@ def test_other_or_unreadable_databases_leave_the_pool_to_its_first_job(tmp_path:
 
 def test_the_forkserver_warms_up_and_freezes_its_heap_before_forking() -> None:
     """``ingestd.pipeline.workers.forkserver_ready`` is the forkserver's last preload: once
-    imported, every
-    kind of job has run (trafilatura's fallback extractor among them, whose stop lists each
-    worker would otherwise build) and the heap is frozen, so workers' collections and the
+    imported, every kind of job has run (trafilatura's fallback extractor among them, whose stop
+    lists each worker would otherwise build) and the heap is frozen, so workers' collections and the
     forkserver's final ones skip what was loaded."""
     assert WORKER_MODULES[-1] == "ingestd.pipeline.workers.forkserver_ready"
     probe = (

@@ -2,9 +2,8 @@
 forkserver's heap for the workers it will fork.
 
 * Each kind of job runs once on invented samples (:func:`ingestd.pipeline.work.warm_up`): what
-trafilatura,
-  feedparser and numpy build on first use is built here once and inherited by every worker,
-  instead of costing each worker 0.1-0.2 s of CPU during its first jobs.
+  trafilatura, feedparser and numpy build on first use is built here once and inherited by every
+  worker, instead of costing each worker 0.1-0.2 s of CPU during its first jobs.
 * Then every object is frozen (``gc.freeze``): the workers' collections skip what they
   inherited (0.08 s less garbage collection per 437 pages extracted, and fewer inherited pages
   copied on write), and when the forkserver leaves, after its owner has exited, the
