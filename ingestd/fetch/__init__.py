@@ -7,8 +7,9 @@ The names below load on first use (PEP 562): importing the package costs nothing
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ingestd.lazy import lazy_names
 
 if TYPE_CHECKING:
     from ingestd.fetch.client import Fetcher
@@ -23,9 +24,4 @@ _HOMES = {
     "parse_retry_after": "ingestd.fetch.status",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'ingestd.fetch' has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__ = lazy_names(__name__, _HOMES)

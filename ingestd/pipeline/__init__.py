@@ -8,8 +8,9 @@ The names below load on first use (PEP 562): importing the package costs nothing
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ingestd.lazy import lazy_names
 
 if TYPE_CHECKING:
     from ingestd.pipeline.core import Pipeline
@@ -24,9 +25,4 @@ _HOMES = {
     "RunSummary": "ingestd.pipeline.outcome",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'ingestd.pipeline' has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__ = lazy_names(__name__, _HOMES)

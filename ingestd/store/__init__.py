@@ -5,8 +5,9 @@ SQLAlchemy (:mod:`.peek`) can be imported before the heavy modules are."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ingestd.lazy import lazy_names
 
 if TYPE_CHECKING:
     from ingestd.store.records import ClusterRecord, FeedRecord, ItemRecord, NewItem, PollRecord
@@ -26,9 +27,4 @@ _HOMES = dict.fromkeys(__all__[:5], "ingestd.store.records") | {
     "Transaction": "ingestd.store.store",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'ingestd.store' has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__ = lazy_names(__name__, _HOMES)
