@@ -33,6 +33,7 @@ import contextlib
 import os
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -370,51 +371,28 @@ class Service:
     async def _start_listener(self, address: str | None, fatal: bool) -> None:
         """(Re)start the listener on ``address`` (None: stop it). A taken port stops the daemon
         at start (``fatal``) and only logs an error on reload (the old listener stays)."""
-        if address is None:
-            if self.listener is not None:
-                await self.listener.close()
-            self.listener = None
+        self.listener, bound = await _replace_listener(
+            self.listener, address, self.routes, "metrics", fatal
+        )
+        if bound is None or self.listener is None or address is None:
             return
-        listener = Listener(address, self.routes())
-        try:
-            host, port = await listener.start()
-        except OSError as exc:
-            message = f"metrics: cannot listen on {address}: {exc.strerror or exc}"
-            if fatal:
-                raise IngestdError(message) from None
-            log.error(message)
-            return
-        if self.listener is not None:
-            await self.listener.close()
-        self.listener = listener
+        host, port = bound
         public = self.settings.metrics.public_url or public_url(address, port)
         self.endpoints.public_url = public
-        log.info(
-            "listening", address=f"{host}:{port}", public_url=public, paths=sorted(listener.routes)
-        )
+        paths = sorted(self.listener.routes)
+        log.info("listening", address=f"{host}:{port}", public_url=public, paths=paths)
         if self.settings.web.listen is None:
             self._say_reach(address)
 
     async def _start_web_listener(self, address: str | None, fatal: bool) -> None:
         """(Re)start the web pages' own listener on ``address`` (None: stop it), as
         :meth:`_start_listener` does the metrics one."""
-        if address is None:
-            if self.web_listener is not None:
-                await self.web_listener.close()
-            self.web_listener = None
+        self.web_listener, bound = await _replace_listener(
+            self.web_listener, address, lambda: with_feeds(self.web, self.endpoints), "web", fatal
+        )
+        if bound is None or address is None:
             return
-        listener = Listener(address, with_feeds(self.web, self.endpoints))
-        try:
-            host, port = await listener.start()
-        except OSError as exc:
-            message = f"web: cannot listen on {address}: {exc.strerror or exc}"
-            if fatal:
-                raise IngestdError(message) from None
-            log.error(message)
-            return
-        if self.web_listener is not None:
-            await self.web_listener.close()
-        self.web_listener = listener
+        host, port = bound
         log.info("web pages listening", address=f"{host}:{port}")
         self._say_reach(address)
 
@@ -468,3 +446,32 @@ def run_daemon(settings: Settings) -> None:
             asyncio.run(Service(settings, store, notifier).run())
     finally:
         notifier.close()
+
+
+async def _replace_listener(
+    current: Listener | None,
+    address: str | None,
+    routes: Callable[[], dict[str, Handler]],
+    section: str,
+    fatal: bool,
+) -> tuple[Listener | None, tuple[str, int] | None]:
+    """The listener to keep and where it listens (None when it did not start anew): a new one
+    on ``address`` replacing ``current`` once it listens; none when ``address`` is None. A
+    new one that cannot listen is an :class:`IngestdError` with ``fatal`` (at start), else an
+    error line, and ``current`` stays."""
+    if address is None:
+        if current is not None:
+            await current.close()
+        return None, None
+    listener = Listener(address, routes())
+    try:
+        bound = await listener.start()
+    except OSError as exc:
+        message = f"{section}: cannot listen on {address}: {exc.strerror or exc}"
+        if fatal:
+            raise IngestdError(message) from None
+        log.error(message)
+        return current, None
+    if current is not None:
+        await current.close()
+    return listener, bound
